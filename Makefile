@@ -1,0 +1,84 @@
+# disposable.disco — one-command set-up, tests and local cluster.
+#   make test            set up everything, run every test tier (lint, sanity, unit, playbooks vs moto, molecule)
+#   make local-cluster   launch a local Disco cluster (moto + docker), no AWS account needed
+# Every target does its own set-up; nothing needs to be installed by hand on a Debian machine with Python 3.11.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON       ?= python3.11
+CACHE_DIR    ?= $(HOME)/.cache/disposable-disco
+VENV         := .venv
+BIN          := $(VENV)/bin
+COLLECTIONS  := .collections
+REQ_HASH     := $(shell cat requirements.txt requirements-test.txt | sha256sum | cut -c1-12)
+VENV_STAMP   := $(VENV)/.installed-$(REQ_HASH)
+COLL_STAMP   := $(COLLECTIONS)/ansible_collections/amazon/aws/MANIFEST.json
+export PATH  := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
+
+.PHONY: help setup venv collections docker images lint sanity build unit playbooks pytest molecule test \
+        local-cluster local-teardown clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+$(VENV_STAMP): requirements.txt requirements-test.txt
+	@echo "[setup] virtualenv $(VENV) (cached in $(CACHE_DIR)/venv-$(REQ_HASH))"
+	@mkdir -p $(CACHE_DIR)
+	@if [ ! -x $(CACHE_DIR)/venv-$(REQ_HASH)/bin/python ] || [ ! -e $(CACHE_DIR)/venv-$(REQ_HASH)/.complete ]; then \
+	  rm -rf $(CACHE_DIR)/venv-$(REQ_HASH); \
+	  $(PYTHON) -m venv $(CACHE_DIR)/venv-$(REQ_HASH); \
+	  $(CACHE_DIR)/venv-$(REQ_HASH)/bin/pip install -q -r requirements-test.txt 2>&1 | grep -v 'is ignored' || true; \
+	  $(CACHE_DIR)/venv-$(REQ_HASH)/bin/python -c 'import ansible, boto3, moto, molecule, pytest' ; \
+	  touch $(CACHE_DIR)/venv-$(REQ_HASH)/.complete; \
+	fi
+	@rm -rf $(VENV) && ln -s $(CACHE_DIR)/venv-$(REQ_HASH) $(VENV)
+	@touch $@
+
+venv: $(VENV_STAMP) ## create .venv with the pinned requirements
+
+$(COLL_STAMP): scripts/install-collections.py | $(VENV_STAMP)
+	@$(BIN)/python scripts/install-collections.py --dest $(COLLECTIONS) --cache $(CACHE_DIR)
+
+collections: $(COLL_STAMP) ## install amazon.aws and community.docker without Galaxy, link this checkout in
+	@$(BIN)/python scripts/install-collections.py --dest $(COLLECTIONS) --cache $(CACHE_DIR)
+
+setup: venv collections ## venv + collections: all ansible-playbook needs
+
+docker: ## make sure a Docker engine answers (starts Debian's dockerd as root)
+	@scripts/ensure-docker.sh
+
+images: docker ## build the local base and node images when missing
+	@scripts/base-image.sh
+
+lint: setup ## yamllint, ansible-lint (production profile), ruff
+	@echo "== yamllint"; $(BIN)/yamllint -s .
+	@echo "== ruff"; $(BIN)/ruff check . && $(BIN)/ruff format --check .
+	@echo "== ansible-lint"; $(BIN)/ansible-lint --profile production
+
+sanity: setup ## ansible-test sanity from a temporary ansible_collections tree
+	@scripts/sanity.sh
+
+build: setup ## ansible-galaxy collection build
+	@mkdir -p $(CACHE_DIR)/build && $(BIN)/ansible-galaxy collection build --force --output-path $(CACHE_DIR)/build .
+
+pytest: setup images ## every pytest tier (unit, playbooks against moto, end to end)
+	@$(BIN)/pytest
+
+molecule: setup images ## every molecule scenario
+	@scripts/molecule-all.sh
+
+test: setup images lint sanity build molecule pytest ## everything CI runs
+	@echo "make test: all tiers passed"
+
+local-cluster: setup ## launch (or resume) the local cluster: moto + docker, no AWS account
+	@scripts/local-cluster.sh up
+
+local-teardown: setup ## tear the local cluster down
+	@scripts/local-cluster.sh down
+
+clean: ## remove .venv and .collections links (caches stay in $(CACHE_DIR))
+	rm -rf $(VENV) $(COLLECTIONS) .pytest_cache
