@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Install the collections this project needs without Ansible Galaxy.
 
 The `ansible` package on PyPI carries amazon.aws and community.docker (and what they depend on); this script
@@ -26,8 +25,17 @@ def download_wheel(cache: Path) -> Path:
         cache.mkdir(parents=True, exist_ok=True)
         print(f"[collections] downloading ansible=={ANSIBLE_WHEEL_VERSION} (once, ~55 MB)", file=sys.stderr)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(cache),
-             f"ansible=={ANSIBLE_WHEEL_VERSION}"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "-d",
+                str(cache),
+                f"ansible=={ANSIBLE_WHEEL_VERSION}",
+            ],
             check=True,
         )
     return wheel

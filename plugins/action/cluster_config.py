@@ -1,5 +1,5 @@
 # Copyright: disposable.disco developers
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin behind disposable.disco.cluster_config: validate the play's cluster configuration."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from ansible.plugins.action import ActionBase
-
 from ansible_collections.disposable.disco.plugins.plugin_utils.cluster_config import (
     FIELDS,
     LEGACY_TO_NATIVE,

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: disposable.disco developers
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Documentation of the disposable.disco.cluster_config action (the work is done by the action plugin)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ module: cluster_config
 short_description: Validate a disposable.disco cluster configuration and export it as facts
 version_added: 0.1.0
 description:
-  - Reads the play's variables: the native C(disco_*) settings and the original disposabledisco C(config.json)
+  - Reads the play's variables, both the native C(disco_*) settings and the original disposabledisco C(config.json)
     keys (C(AMI), C(NUM_SLAVES), C(MAX_BID), ...), which work as they are.
   - Checks every value and collects every problem, each message naming the field as the user wrote it and the
     expected form. Secrets (AWS keys, C(POST_INIT)) are never repeated in a message.
@@ -19,7 +19,7 @@ description:
     the credentials) while a following task prints the problems. The role M(disposable.disco.disco) does exactly that.
   - Runs on the controller only and makes no AWS call.
 author:
-  - disposable.disco developers
+  - disposable.disco developers (@disposable-disco)
 options: {}
 attributes:
   check_mode:
@@ -29,6 +29,7 @@ attributes:
     support: none
     description: Changes nothing.
   platform:
+    support: full
     platforms: all
     description: Runs on the controller.
 notes:

@@ -1,5 +1,5 @@
 # Copyright: disposable.disco developers
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The cluster configuration: the legacy disposabledisco keys, their native names, and every validation rule.
 
 This is the one place that maps the original ``config.json`` keys (upper case) to the collection's native
@@ -198,7 +198,7 @@ def _package(value: Any) -> str:
 
 def _pip_requirement(value: Any) -> str:
     text = _string(value, "a pip requirement", allow_empty=False)
-    if "\n" in text or text.startswith("-") and not text.startswith(("-e ", "--editable ")):
+    if "\n" in text or (text.startswith("-") and not text.startswith(("-e ", "--editable "))):
         raise ConfigError(f"must be one pip requirement (a name, a spec or a URL), got {_shown(text)}")
     return text
 
@@ -266,14 +266,18 @@ def _endpoint(value: Any) -> str | None:
     if not text:
         return None
     if not re.match(r"^https?://[^\s/]+(?:/\S*)?$", text):
-        raise ConfigError(f"must be an http:// or https:// URL such as https://ec2.eu-west-1.amazonaws.com, got {_shown(text)}")
+        raise ConfigError(
+            f"must be an http:// or https:// URL such as https://ec2.eu-west-1.amazonaws.com, got {_shown(text)}"
+        )
     return text
 
 
 def _tag_key(value: Any) -> str:
     text = _string(value, "a non-empty EC2 tag key", allow_empty=False)
     if len(text) > 128 or text.lower().startswith("aws:"):
-        raise ConfigError(f"must be an EC2 tag key of at most 128 characters not starting with 'aws:', got {_shown(text)}")
+        raise ConfigError(
+            f"must be an EC2 tag key of at most 128 characters not starting with 'aws:', got {_shown(text)}"
+        )
     return text
 
 
@@ -383,7 +387,9 @@ def _slave_groups(raw: dict[str, Any], cfg: dict[str, Any], given: Mapping[str, 
         cfg["slave_groups"] = [] if count is None else [{"name": "default", "count": count, **defaults}]
         return
     if not isinstance(groups, list):
-        errors.add("disco_slave_groups", "must be a list of groups such as [{name: big, count: 4, instance_type: c5.xlarge}]")
+        errors.add(
+            "disco_slave_groups", "must be a list of groups such as [{name: big, count: 4, instance_type: c5.xlarge}]"
+        )
         return
     if "NUM_SLAVES" in given:
         errors.add("NUM_SLAVES", "cannot be used together with disco_slave_groups; give each group a count instead")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import tempfile
 import urllib.parse
 import urllib.request
 from collections import Counter
@@ -15,17 +17,15 @@ from moto.server import ThreadedMotoServer
 REGION = "us-east-1"
 # Fake credentials: moto accepts any; real ones must never be used by the tests.
 FAKE_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
-FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # noqa: S105 - AWS's documented example key
+FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
 def _action_of(entry: dict) -> str | None:
     """Return the API action of one recorded request (query-protocol services put it in the body or the URL)."""
     body = entry.get("body") or ""
     if body:
-        try:
+        with contextlib.suppress(ValueError):
             body = base64.b64decode(body).decode("utf-8", "replace")
-        except ValueError:
-            pass
     query = urllib.parse.urlsplit(entry.get("uri", "")).query
     for text in (body, query):
         action = urllib.parse.parse_qs(text).get("Action")
@@ -46,6 +46,10 @@ class MotoServer:
     @classmethod
     def start(cls) -> MotoServer:
         os.environ["MOTO_ENABLE_RECORDING"] = "True"
+        # The recorder appends to this file (default: ./moto_recording); keep it out of the work tree.
+        fd, path = tempfile.mkstemp(prefix="disco-moto-recording-")
+        os.close(fd)
+        os.environ["MOTO_RECORDER_FILEPATH"] = path
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()
