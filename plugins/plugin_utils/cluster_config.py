@@ -290,7 +290,7 @@ FIELDS: dict[str, Field] = {
         Field("disco_ec2_endpoint", _endpoint),
         Field("disco_aws_access_key", _secret),
         Field("disco_aws_secret_key", _secret),
-        Field("disco_ami", _pattern(AMI_RE, "an AMI id such as ami-0123456789abcdef0")),
+        Field("disco_ami", _pattern(AMI_RE, "an AMI id such as ami-0123456789abcdef0", allow_empty=True)),
         Field("disco_instance_type", _pattern(INSTANCE_TYPE_RE, "an EC2 instance type such as c5.large")),
         Field(
             "disco_master_instance_type",
@@ -456,9 +456,11 @@ def validate(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[dic
     _slave_groups(raw, cfg, given, errors)
     access, secret = checked.get("disco_aws_access_key"), checked.get("disco_aws_secret_key")
     if bool(access) != bool(secret):
+        missing = "disco_aws_secret_key" if access else "disco_aws_access_key"
+        legacy_style = "AWS_ACCESS" in given or "AWS_SECRET" in given
         errors.add(
-            label("disco_aws_access_key" if secret else "disco_aws_secret_key", given),
-            "AWS keys go in pairs: give both the access key and the secret key, or neither (default credential chain)",
+            NATIVE_TO_LEGACY[missing] if legacy_style else missing,
+            "is missing: AWS keys go in pairs (give both, or neither to use the default AWS credential chain)",
         )
     cluster = _shape(cfg, checked.get("disco_post_init", ""))
     return cluster, {"access_key": access, "secret_key": secret}, errors.messages

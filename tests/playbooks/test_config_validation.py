@@ -1,0 +1,163 @@
+"""Bad configurations are refused by the real `ansible-playbook playbooks/launch.yml` before any EC2 call.
+
+Each case runs the command users type, against a moto server that records every AWS call, and checks that
+the run fails, that the message names the field, that no AWS call was made, and that no secret was printed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = json.loads((REPO / "examples/config.json").read_text())
+NATIVE = {"disco_ami": "ami-0123456789abcdef0", "disco_ssh_cidrs": ["203.0.113.7/32"]}
+SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzEXAMPLE"
+PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def legacy(**changes):
+    config = dict(SAMPLE, AWS_SECRET=SECRET)
+    for key, value in changes.items():
+        if value is DROP:
+            config.pop(key)
+        else:
+            config[key] = value
+    return config
+
+
+def native(**changes):
+    return {**NATIVE, **changes}
+
+
+DROP = object()
+
+# (case id, configuration, text the error must contain: the field's name, plus the expected form where useful)
+BAD = [
+    ("negative-count", legacy(NUM_SLAVES=-1), "NUM_SLAVES: must be a whole number"),
+    ("fractional-count", legacy(NUM_SLAVES=2.5), "NUM_SLAVES: must be a whole number"),
+    ("word-count", legacy(NUM_SLAVES="many"), "NUM_SLAVES: must be a whole number"),
+    ("boolean-count", legacy(NUM_SLAVES=True), "NUM_SLAVES: must be a whole number"),
+    ("negative-bid", legacy(MAX_BID="-0.04"), "MAX_BID: must be a positive decimal price"),
+    ("zero-bid", legacy(MAX_BID="0"), "MAX_BID: must be a positive decimal price"),
+    ("word-bid", legacy(MAX_BID="cheap"), "MAX_BID: must be a positive decimal price"),
+    ("dollar-bid", legacy(MAX_BID="$0.04"), "MAX_BID: must be a positive decimal price"),
+    ("malformed-ami", legacy(AMI="ami-xyz"), "AMI: must be an AMI id such as ami-"),
+    ("ami-without-prefix", legacy(AMI="6d3f9704"), "AMI: must be an AMI id"),
+    ("missing-ami", legacy(AMI=DROP), "disco_ami: is required"),
+    ("empty-tag-key", legacy(TAG_KEY=""), "TAG_KEY: must be a non-empty EC2 tag key"),
+    ("reserved-tag-key", legacy(TAG_KEY="aws:cluster"), "TAG_KEY: must be an EC2 tag key"),
+    ("typo-legacy-key", legacy(NUM_SLAVE=3), "NUM_SLAVE: unknown key; did you mean NUM_SLAVES?"),
+    ("typo-instance-type-key", legacy(INSTANCE_TYP="c5.large"), "INSTANCE_TYP: unknown key; did you mean INSTANCE_TYPE?"),
+    ("mgmt-key-not-a-key", legacy(MGMT_KEY="hello world\n"), "MGMT_KEY: line 1 must be an OpenSSH public key"),
+    ("mgmt-key-private", legacy(MGMT_KEY=PRIVATE_KEY), "MGMT_KEY: line 1 holds a PRIVATE key"),
+    ("mgmt-key-a-path", legacy(MGMT_KEY="~/.ssh/id_rsa.pub"), "MGMT_KEY: line 1 must be an OpenSSH public key"),
+    ("bad-instance-type", legacy(INSTANCE_TYPE="C1 Medium"), "INSTANCE_TYPE: must be an EC2 instance type"),
+    ("negative-master-multiplier", legacy(MASTER_MULTIPLIER=-1), "MASTER_MULTIPLIER: must be a whole number from 0"),
+    ("zero-slave-multiplier", legacy(SLAVE_MULTIPLIER=0), "SLAVE_MULTIPLIER: must be a whole number from 1"),
+    ("groups-not-a-list", legacy(SECURITY_GROUPS="disco"), "SECURITY_GROUPS: must be a list of security group names"),
+    ("bad-package-name", legacy(ADDITIONAL_PACKAGES=["git; rm -rf /"]), "ADDITIONAL_PACKAGES: item 1 must be a Debian"),
+    ("pip-not-a-list", legacy(PIP_REQUIREMENTS="iso8601"), "PIP_REQUIREMENTS: must be a list of pip requirements"),
+    ("secret-without-access", legacy(AWS_ACCESS=DROP), "AWS_ACCESS: is missing: AWS keys go in pairs"),
+    ("secret-with-spaces", legacy(AWS_SECRET="two words"), "AWS_SECRET: must be a single word"),
+    ("legacy-and-native-disagree", legacy(disco_num_slaves=5), "NUM_SLAVES: is set and so is disco_num_slaves"),
+    ("bad-region", native(disco_region="Europe"), "disco_region: must be an AWS region such as us-east-1"),
+    ("bad-market", native(disco_master_market="reserved"), "disco_master_market"),
+    ("bad-cidr", native(disco_ssh_cidrs=["10.0.0.0/33"]), "disco_ssh_cidrs: item 1 must be an IPv4 or IPv6 CIDR"),
+    ("group-negative-count", native(disco_slave_groups=[{"name": "a", "count": -2}]), "disco_slave_groups[1].count"),
+    ("group-key-typo", native(disco_slave_groups=[{"name": "a", "cnt": 2}]), "disco_slave_groups[1].cnt: unknown key"),
+    (
+        "group-duplicate-names",
+        native(disco_slave_groups=[{"name": "a", "count": 1}, {"name": "a", "count": 2}]),
+        "disco_slave_groups[2].name: 'a' is used by another group",
+    ),
+    ("typo-native-key", native(disco_num_slavs=3), "disco_num_slavs: unknown setting; did you mean disco_num_slaves?"),
+    ("bad-cluster-name", native(disco_cluster_name="My Cluster"), "disco_cluster_name: must be a cluster name"),
+    ("endpoint-without-scheme", native(disco_ec2_endpoint="localhost:5000"), "disco_ec2_endpoint: must be an http"),
+]
+
+
+def run_playbook(playbook: str, config: dict, tmp_path: Path, env: dict, *extra: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return subprocess.run(
+        ["ansible-playbook", playbook, "-e", f"@{path}", *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture()
+def env(ansible_env, moto):
+    return {**ansible_env, **moto.env}
+
+
+def test_the_table_has_at_least_25_cases():
+    assert len(BAD) >= 25
+    assert len({case for case, _, _ in BAD}) == len(BAD)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("config", "expected"), [(c, e) for _, c, e in BAD], ids=[i for i, _, _ in BAD])
+def test_bad_config_is_refused_before_any_ec2_call(config, expected, tmp_path, env, moto):
+    result = run_playbook("playbooks/launch.yml", config, tmp_path, env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert expected in output, output
+    assert moto.calls() == [], "a refused configuration must not reach EC2"
+    assert SECRET not in output
+    assert "s3cmd" not in output, "POST_INIT must never be printed"
+
+
+@pytest.mark.slow
+def test_valid_sample_validates_without_printing_secrets(tmp_path, env, moto):
+    config = legacy()
+    env = {**env, "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}  # one line per message: no wrapping
+    result = run_playbook("playbooks/validate.yml", config, tmp_path, env, "-vvv")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "1 master (c1.medium, spot) + 30 slave(s)" in output
+    assert SECRET not in output
+    assert "s3cmd" not in output
+    assert moto.calls() == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("legacy_form", [False, True], ids=["native", "legacy"])
+def test_create_config_output_round_trips(legacy_form, tmp_path, env, moto):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq5Mb4mVxYh0bXH9c1Jm2bT3sQ0VhVQe7l8cQ2R9Xk1 me@laptop"
+    (home / ".ssh" / "id_ed25519.pub").write_text(key + "\n")
+    dest = tmp_path / ("config.json" if legacy_form else "config.yml")
+    env = {**env, "HOME": str(home)}
+    create = ["ansible-playbook", "playbooks/create_config.yml", "-e", f"dest={dest}", "-e", f"legacy={legacy_form}"]
+    result = subprocess.run(create, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert oct(dest.stat().st_mode & 0o777) == "0o600"
+    text = dest.read_text()
+    assert key in text
+    if legacy_form:
+        assert set(json.loads(text)) >= {"AMI", "NUM_SLAVES", "MAX_BID", "MGMT_KEY", "TAG_KEY", "POST_INIT"}
+    else:
+        assert "# [NUM_SLAVES]" in text
+
+    validate = ["ansible-playbook", "playbooks/validate.yml", "-e", f"@{dest}"]
+    result = subprocess.run(validate, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # A second run must not overwrite the user's file, unless told to.
+    dest.write_text(text + "\n# edited by hand\n")
+    result = subprocess.run(create, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "exists" in result.stdout
+    assert dest.read_text().endswith("# edited by hand\n")
+    result = subprocess.run([*create, "-e", "force=true"], cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and dest.read_text() == text
+    assert moto.calls() == []

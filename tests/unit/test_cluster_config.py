@@ -1,0 +1,153 @@
+"""The configuration rules, called directly (the playbook tier runs them through ansible-playbook)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.disposable.disco.plugins.filter.legacy_config import to_legacy_config
+from ansible_collections.disposable.disco.plugins.plugin_utils.cluster_config import FIELDS, LEGACY_TO_NATIVE, find_typos, validate
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULTS = yaml.safe_load((REPO / "roles/disco/defaults/main.yml").read_text())
+SPECS = yaml.safe_load((REPO / "roles/disco/meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+SAMPLE = json.loads((REPO / "examples/config.json").read_text())
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq5Mb4mVxYh0bXH9c1Jm2bT3sQ0VhVQe7l8cQ2R9Xk1 me@laptop"
+
+
+def check(**given):
+    return validate(given, DEFAULTS)
+
+
+def test_defaults_specs_and_rules_name_the_same_settings():
+    assert set(DEFAULTS) == set(FIELDS) == set(SPECS)
+    for name, spec in SPECS.items():
+        assert spec["default"] == DEFAULTS[name], name
+        assert spec.get("description"), name
+    assert set(LEGACY_TO_NATIVE.values()) <= set(FIELDS)
+
+
+def test_every_default_has_a_comment():
+    lines = (REPO / "roles/disco/defaults/main.yml").read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("disco_"):
+            assert lines[index - 1].startswith("# "), f"no comment above {line}"
+
+
+def test_the_original_sample_validates_as_is():
+    cluster, credentials, errors = validate(SAMPLE, DEFAULTS)
+    assert errors == []
+    assert cluster["ami"] == "ami-6d3f9704"
+    assert cluster["master"] == {"instance_type": "c1.medium", "market": "spot", "max_price": "0.04", "multiplier": 1}
+    assert cluster["slave_groups"] == [
+        {"name": "default", "count": 30, "instance_type": "c1.medium", "max_price": "0.04", "multiplier": 1}
+    ]
+    assert cluster["mgmt_keys"] == ["ssh-rsa SNIPPED"]
+    assert cluster["security_groups"] == ["disco"]
+    assert cluster["tag_key"] == "disposabledisco"
+    assert cluster["pip_requirements"] == ["iso8601", "pygeoip"]
+    assert cluster["post_init"].startswith('echo "[default]')
+    assert credentials == {"access_key": "SNIPPED", "secret_key": "SNIPPED"}
+
+
+def test_credentials_stay_out_of_the_cluster_fact():
+    cluster, credentials, _ = validate(dict(SAMPLE, AWS_ACCESS="AKIAUNIQUE1", AWS_SECRET="s3cr3t-VALUE"), DEFAULTS)
+    assert credentials == {"access_key": "AKIAUNIQUE1", "secret_key": "s3cr3t-VALUE"}
+    assert "AKIAUNIQUE1" not in json.dumps(cluster)
+    assert "s3cr3t-VALUE" not in json.dumps(cluster)
+
+
+@pytest.mark.parametrize("name", ["config.yml", "slave-groups.yml"])
+def test_native_examples_validate(name):
+    given = yaml.safe_load((REPO / "examples" / name).read_text())
+    _, _, errors = validate(given, DEFAULTS)
+    assert errors == []
+
+
+def test_defaults_alone_lack_only_the_ami():
+    _, _, errors = check()
+    assert errors == ["disco_ami: is required: the AMI id of a Debian 12 image in your region"]
+
+
+def test_master_and_slave_types_fall_back_to_instance_type():
+    cluster, _, _ = check(disco_ami="ami-12345678", INSTANCE_TYPE="c5.xlarge", SLAVE_INSTANCE_TYPE="c5.2xlarge")
+    assert cluster["master"]["instance_type"] == "c5.xlarge"
+    assert cluster["slave_groups"][0]["instance_type"] == "c5.2xlarge"
+
+
+def test_slave_groups_take_defaults_from_the_top_level():
+    cluster, _, errors = check(
+        disco_ami="ami-12345678",
+        disco_max_price="0.1",
+        disco_slave_multiplier=3,
+        disco_slave_groups=[{"name": "a", "count": "2"}, {"name": "b", "count": 1, "max_price": 0.5}],
+    )
+    assert errors == []
+    assert cluster["slave_groups"] == [
+        {"name": "a", "count": 2, "instance_type": "m5.large", "max_price": "0.1", "multiplier": 3},
+        {"name": "b", "count": 1, "instance_type": "m5.large", "max_price": "0.5", "multiplier": 3},
+    ]
+    assert cluster["num_slaves"] == 3
+
+
+def test_counts_given_as_strings_on_the_command_line_are_numbers():
+    cluster, _, errors = check(disco_ami="ami-12345678", NUM_SLAVES="7", MASTER_MULTIPLIER="0")
+    assert errors == []
+    assert cluster["num_slaves"] == 7
+    assert cluster["master"]["multiplier"] == 0
+
+
+def test_mgmt_keys_as_newline_string_or_list():
+    two = KEY + "\n# a comment\n\n" + KEY.replace("me@laptop", "you@desk") + "\n"
+    for value in (two, [KEY, KEY.replace("me@laptop", "you@desk")]):
+        cluster, _, errors = check(disco_ami="ami-12345678", MGMT_KEY=value)
+        assert errors == []
+        assert len(cluster["mgmt_keys"]) == 2
+
+
+def test_legacy_key_wins_over_a_native_default_but_not_over_a_different_native_value():
+    cluster, _, errors = check(disco_ami="ami-12345678", NUM_SLAVES=5, disco_num_slaves=DEFAULTS["disco_num_slaves"])
+    assert errors == [] and cluster["num_slaves"] == 5
+    _, _, errors = check(disco_ami="ami-12345678", NUM_SLAVES=5, disco_num_slaves=9)
+    assert errors == ["NUM_SLAVES: is set and so is disco_num_slaves with another value; keep only one of them"]
+
+
+def test_every_problem_is_reported_at_once():
+    _, _, errors = check(AMI="ami-nope", NUM_SLAVES=-1, MAX_BID="free")
+    assert [e.split(":")[0] for e in errors] == ["AMI", "MAX_BID", "NUM_SLAVES"]
+
+
+def test_secrets_are_never_repeated_in_messages():
+    secret = "wJalr XUtnFEMI/K7MDENG"  # a space makes it invalid
+    _, _, errors = check(disco_ami="ami-12345678", AWS_ACCESS="AKIAEXAMPLE", AWS_SECRET=secret, POST_INIT=["x"])
+    assert any(e.startswith("AWS_SECRET:") for e in errors)
+    assert any(e.startswith("POST_INIT:") for e in errors)
+    assert "XUtnFEMI" not in " ".join(errors)
+
+
+def test_role_variables_of_the_collection_are_not_mistaken_for_typos():
+    names = set()
+    for defaults in REPO.glob("roles/*/defaults/main.yml"):
+        names |= set(yaml.safe_load(defaults.read_text()) or {})
+    assert find_typos(names) == []
+
+
+def test_typos_are_caught_with_a_suggestion():
+    assert find_typos({"NUM_SLAVE", "disco_num_slave", "AWS_REGION", "UNRELATED_THING"}) == [
+        "AWS_REGION: not a key of the original config.json; set disco_region instead",
+        "NUM_SLAVE: unknown key; did you mean NUM_SLAVES?",
+        "disco_num_slave: unknown setting; did you mean disco_num_slaves?",
+    ]
+
+
+def test_legacy_filter_round_trips_through_validation():
+    native = dict(DEFAULTS, disco_ami="ami-0123456789abcdef0", disco_mgmt_keys=[KEY])
+    legacy = to_legacy_config(native)
+    assert set(legacy) == set(LEGACY_TO_NATIVE)
+    assert legacy["MGMT_KEY"] == KEY + "\n"
+    cluster, _, errors = validate(legacy, DEFAULTS)
+    assert errors == []
+    assert cluster["mgmt_keys"] == [KEY]
