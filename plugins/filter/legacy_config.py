@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.disposable.disco.plugins.plugin_utils.cluster_config import NATIVE_TO_LEGACY
 
 DOCUMENTATION = r"""
@@ -29,7 +28,7 @@ options:
 EXAMPLES = r"""
 - name: Write the original JSON form
   ansible.builtin.copy:
-    content: "{{ {'disco_ami': 'ami-0123456789abcdef0', 'disco_num_slaves': 4} | disposable.disco.to_legacy_config | to_nice_json }}"
+    content: "{{ my_settings | disposable.disco.to_legacy_config | to_nice_json }}"
     dest: config.json
     mode: "0600"
 """

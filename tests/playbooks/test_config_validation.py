@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE = json.loads((REPO / "examples/config.json").read_text())
 NATIVE = {"disco_ami": "ami-0123456789abcdef0", "disco_ssh_cidrs": ["203.0.113.7/32"]}
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzEXAMPLE"
-PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n"
+PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n"
+)
 
 
 def legacy(**changes):
@@ -51,7 +53,11 @@ BAD = [
     ("empty-tag-key", legacy(TAG_KEY=""), "TAG_KEY: must be a non-empty EC2 tag key"),
     ("reserved-tag-key", legacy(TAG_KEY="aws:cluster"), "TAG_KEY: must be an EC2 tag key"),
     ("typo-legacy-key", legacy(NUM_SLAVE=3), "NUM_SLAVE: unknown key; did you mean NUM_SLAVES?"),
-    ("typo-instance-type-key", legacy(INSTANCE_TYP="c5.large"), "INSTANCE_TYP: unknown key; did you mean INSTANCE_TYPE?"),
+    (
+        "typo-instance-type-key",
+        legacy(INSTANCE_TYP="c5.large"),
+        "INSTANCE_TYP: unknown key; did you mean INSTANCE_TYPE?",
+    ),
     ("mgmt-key-not-a-key", legacy(MGMT_KEY="hello world\n"), "MGMT_KEY: line 1 must be an OpenSSH public key"),
     ("mgmt-key-private", legacy(MGMT_KEY=PRIVATE_KEY), "MGMT_KEY: line 1 holds a PRIVATE key"),
     ("mgmt-key-a-path", legacy(MGMT_KEY="~/.ssh/id_rsa.pub"), "MGMT_KEY: line 1 must be an OpenSSH public key"),
@@ -158,6 +164,8 @@ def test_create_config_output_round_trips(legacy_form, tmp_path, env, moto):
     result = subprocess.run(create, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "exists" in result.stdout
     assert dest.read_text().endswith("# edited by hand\n")
-    result = subprocess.run([*create, "-e", "force=true"], cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [*create, "-e", "force=true"], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0 and dest.read_text() == text
     assert moto.calls() == []

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ansible_collections.disposable.disco.plugins.filter.legacy_config import to_legacy_config
-from ansible_collections.disposable.disco.plugins.plugin_utils.cluster_config import FIELDS, LEGACY_TO_NATIVE, find_typos, validate
+from ansible_collections.disposable.disco.plugins.plugin_utils.cluster_config import (
+    FIELDS,
+    LEGACY_TO_NATIVE,
+    find_typos,
+    validate,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = yaml.safe_load((REPO / "roles/disco/defaults/main.yml").read_text())
