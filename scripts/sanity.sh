@@ -5,12 +5,11 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=$repo/.venv
-py=$venv/bin/python
 cache=$HOME/.ansible/test/cache
 mkdir -p "$cache"
 
 # ansible-test asks for get_pip_<its pinned pip version, dots as underscores>.py: put the stand-in there.
-pip_version=$(grep -oE "pip='[0-9.]+'" "$venv"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | head -n1 | tr -d "pip='")
+pip_version=$(sed -nE "s/.*pip='([0-9.]+)'.*/\1/p" "$venv"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | head -n1)
 [ -n "$pip_version" ] || { echo "sanity: cannot find ansible-test's pip version" >&2; exit 1; }
 cp "$repo/scripts/get_pip_offline.py" "$cache/get_pip_${pip_version//./_}.py"
 
@@ -24,7 +23,10 @@ trap 'rm -rf "$work"' EXIT
 dest=$work/ansible_collections/disposable/disco
 mkdir -p "$dest"
 # The collection as git would ship it (tracked and new files, minus ignored ones).
-(cd "$repo" && git ls-files -co --exclude-standard -z) | (cd "$repo" && xargs -0 -I{} cp --parents -P {} "$dest"/ 2>/dev/null || true)
+cd "$repo"
+while IFS= read -r -d '' file; do
+  if [ -e "$file" ] || [ -L "$file" ]; then cp --parents -P "$file" "$dest"/; fi
+done < <(git ls-files -co --exclude-standard -z)
 # Dependencies next to it, so imports of amazon.aws module_utils resolve.
 for dep in amazon/aws community/docker community/library_inventory_filtering_v1; do
   mkdir -p "$work/ansible_collections/$(dirname $dep)"

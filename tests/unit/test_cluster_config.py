@@ -155,3 +155,11 @@ def test_legacy_filter_round_trips_through_validation():
     cluster, _, errors = validate(legacy, DEFAULTS)
     assert errors == []
     assert cluster["mgmt_keys"] == [KEY]
+
+
+def test_readme_documents_every_setting_and_legacy_key():
+    readme = (REPO / "README.md").read_text()
+    for name in FIELDS:
+        assert f"`{name}`" in readme, name
+    for key in LEGACY_TO_NATIVE:
+        assert f"`{key}`" in readme, key
