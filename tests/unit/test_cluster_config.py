@@ -23,7 +23,9 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq5Mb4mVxYh0bXH9c1Jm2bT3sQ0VhVQe7l8c
 
 
 def check(**given):
-    return validate(given, DEFAULTS)
+    """(cluster, errors) for the given variables."""
+    cluster, _credentials, errors = validate(given, DEFAULTS)
+    return cluster, errors
 
 
 def test_defaults_specs_and_rules_name_the_same_settings():
@@ -58,7 +60,8 @@ def test_the_original_sample_validates_as_is():
 
 
 def test_credentials_stay_out_of_the_cluster_fact():
-    cluster, credentials, _ = validate(dict(SAMPLE, AWS_ACCESS="AKIAUNIQUE1", AWS_SECRET="s3cr3t-VALUE"), DEFAULTS)
+    given = dict(SAMPLE, AWS_ACCESS="AKIAUNIQUE1", AWS_SECRET="s3cr3t-VALUE")
+    cluster, credentials, _errors = validate(given, DEFAULTS)
     assert credentials == {"access_key": "AKIAUNIQUE1", "secret_key": "s3cr3t-VALUE"}
     assert "AKIAUNIQUE1" not in json.dumps(cluster)
     assert "s3cr3t-VALUE" not in json.dumps(cluster)
@@ -67,23 +70,23 @@ def test_credentials_stay_out_of_the_cluster_fact():
 @pytest.mark.parametrize("name", ["config.yml", "slave-groups.yml"])
 def test_native_examples_validate(name):
     given = yaml.safe_load((REPO / "examples" / name).read_text())
-    _, _, errors = validate(given, DEFAULTS)
+    errors = validate(given, DEFAULTS)[2]
     assert errors == []
 
 
 def test_defaults_alone_lack_only_the_ami():
-    _, _, errors = check()
+    errors = check()[1]
     assert errors == ["disco_ami: is required: the AMI id of a Debian 12 image in your region"]
 
 
 def test_master_and_slave_types_fall_back_to_instance_type():
-    cluster, _, _ = check(disco_ami="ami-12345678", INSTANCE_TYPE="c5.xlarge", SLAVE_INSTANCE_TYPE="c5.2xlarge")
+    cluster, _errors = check(disco_ami="ami-12345678", INSTANCE_TYPE="c5.xlarge", SLAVE_INSTANCE_TYPE="c5.2xlarge")
     assert cluster["master"]["instance_type"] == "c5.xlarge"
     assert cluster["slave_groups"][0]["instance_type"] == "c5.2xlarge"
 
 
 def test_slave_groups_take_defaults_from_the_top_level():
-    cluster, _, errors = check(
+    cluster, errors = check(
         disco_ami="ami-12345678",
         disco_max_price="0.1",
         disco_slave_multiplier=3,
@@ -98,7 +101,7 @@ def test_slave_groups_take_defaults_from_the_top_level():
 
 
 def test_counts_given_as_strings_on_the_command_line_are_numbers():
-    cluster, _, errors = check(disco_ami="ami-12345678", NUM_SLAVES="7", MASTER_MULTIPLIER="0")
+    cluster, errors = check(disco_ami="ami-12345678", NUM_SLAVES="7", MASTER_MULTIPLIER="0")
     assert errors == []
     assert cluster["num_slaves"] == 7
     assert cluster["master"]["multiplier"] == 0
@@ -107,26 +110,26 @@ def test_counts_given_as_strings_on_the_command_line_are_numbers():
 def test_mgmt_keys_as_newline_string_or_list():
     two = KEY + "\n# a comment\n\n" + KEY.replace("me@laptop", "you@desk") + "\n"
     for value in (two, [KEY, KEY.replace("me@laptop", "you@desk")]):
-        cluster, _, errors = check(disco_ami="ami-12345678", MGMT_KEY=value)
+        cluster, errors = check(disco_ami="ami-12345678", MGMT_KEY=value)
         assert errors == []
         assert len(cluster["mgmt_keys"]) == 2
 
 
 def test_legacy_key_wins_over_a_native_default_but_not_over_a_different_native_value():
-    cluster, _, errors = check(disco_ami="ami-12345678", NUM_SLAVES=5, disco_num_slaves=DEFAULTS["disco_num_slaves"])
+    cluster, errors = check(disco_ami="ami-12345678", NUM_SLAVES=5, disco_num_slaves=DEFAULTS["disco_num_slaves"])
     assert errors == [] and cluster["num_slaves"] == 5
-    _, _, errors = check(disco_ami="ami-12345678", NUM_SLAVES=5, disco_num_slaves=9)
+    errors = check(disco_ami="ami-12345678", NUM_SLAVES=5, disco_num_slaves=9)[1]
     assert errors == ["NUM_SLAVES: is set and so is disco_num_slaves with another value; keep only one of them"]
 
 
 def test_every_problem_is_reported_at_once():
-    _, _, errors = check(AMI="ami-nope", NUM_SLAVES=-1, MAX_BID="free")
+    errors = check(AMI="ami-nope", NUM_SLAVES=-1, MAX_BID="free")[1]
     assert [e.split(":")[0] for e in errors] == ["AMI", "MAX_BID", "NUM_SLAVES"]
 
 
 def test_secrets_are_never_repeated_in_messages():
     secret = "wJalr XUtnFEMI/K7MDENG"  # a space makes it invalid
-    _, _, errors = check(disco_ami="ami-12345678", AWS_ACCESS="AKIAEXAMPLE", AWS_SECRET=secret, POST_INIT=["x"])
+    errors = check(disco_ami="ami-12345678", AWS_ACCESS="AKIAEXAMPLE", AWS_SECRET=secret, POST_INIT=["x"])[1]
     assert any(e.startswith("AWS_SECRET:") for e in errors)
     assert any(e.startswith("POST_INIT:") for e in errors)
     assert "XUtnFEMI" not in " ".join(errors)
@@ -152,7 +155,7 @@ def test_legacy_filter_round_trips_through_validation():
     legacy = to_legacy_config(native)
     assert set(legacy) == set(LEGACY_TO_NATIVE)
     assert legacy["MGMT_KEY"] == KEY + "\n"
-    cluster, _, errors = validate(legacy, DEFAULTS)
+    cluster, _credentials, errors = validate(legacy, DEFAULTS)
     assert errors == []
     assert cluster["mgmt_keys"] == [KEY]
 
