@@ -25,6 +25,7 @@ host_mirror() {
 build_base_by_debootstrap() {
   command -v debootstrap >/dev/null 2>&1 || {
     log "installing debootstrap"
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   }
   local root mirror
