@@ -1,0 +1,382 @@
+#!/usr/bin/python
+# Copyright: disposable.disco developers
+# MIT License (see LICENSE)
+"""List a disposable.disco cluster's spot requests and instances in one go and plan how to converge it."""
+
+from __future__ import annotations
+
+# ruff: noqa: E402 - Ansible wants the documentation strings before the imports
+
+DOCUMENTATION = r"""
+---
+module: disco_ec2_cluster_info
+short_description: List a Disco cluster's spot requests and instances and plan how to converge them
+version_added: 0.1.0
+description:
+  - Finds the cluster by its tags only (O(tag_key)=O(cluster_name), plus C(disco-role) and C(disco-group)): one
+    C(DescribeSpotInstanceRequests) and one C(DescribeInstances) call, and one more C(DescribeInstances) for the
+    instances that the cluster's requests launched but that carry no tags yet.
+  - Returns the running nodes (with the inventory variables the C(disco_master) and C(disco_slaves) groups need),
+    the open and failed requests, and a status report.
+  - With O(plan=present) it also computes what would make EC2 match the configuration given in O(master) and
+    O(slave_groups) (the number of nodes missing per group with a deterministic client token, the open requests to
+    cancel, the newest excess instances to terminate, the instances to tag); with O(plan=absent) what removes the
+    whole cluster. It changes nothing itself.
+author:
+  - disposable.disco developers (@disposable-disco)
+options:
+  cluster_name:
+    description: The cluster's name, the value of the O(tag_key) tag on all its resources.
+    type: str
+    required: true
+  tag_key:
+    description: The tag key that marks the project's resources.
+    type: str
+    required: true
+  plan:
+    description:
+      - V(none) only describes the cluster.
+      - V(present) plans how to reach O(master) plus O(slave_groups).
+      - V(absent) plans how to remove every request and instance of the cluster.
+    type: str
+    choices: [none, present, absent]
+    default: none
+  master:
+    description: The master, as in the C(disco_cluster.master) fact; needed by O(plan=present).
+    type: dict
+    suboptions:
+      instance_type:
+        description: Instance type of the master.
+        type: str
+        required: true
+      market:
+        description: V(spot) requests a spot instance, V(on-demand) runs an on-demand one.
+        type: str
+        choices: [spot, on-demand]
+        default: spot
+      max_price:
+        description: Spot max price in USD per hour; unset means the on-demand price.
+        type: str
+      multiplier:
+        description: Accepted so that the configuration's entry can be passed as it is; not used here.
+        type: int
+  slave_groups:
+    description: The slave groups, as in the C(disco_cluster.slave_groups) fact; used by O(plan=present).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Name of the group, the value of the C(disco-group) tag of its nodes.
+        type: str
+        required: true
+      count:
+        description: Number of slaves the group should have.
+        type: int
+        required: true
+      instance_type:
+        description: Instance type of the group's slaves.
+        type: str
+        required: true
+      max_price:
+        description: Spot max price in USD per hour; unset means the on-demand price.
+        type: str
+      multiplier:
+        description: Accepted so that the configuration's entry can be passed as it is; not used here.
+        type: int
+  ssh_user:
+    description: User Ansible logs in as; used for RV(nodes[].hostvars) and the tunnel command.
+    type: str
+    default: admin
+  ssh_address:
+    description: Address Ansible uses, V(auto) being the public one when the instance has one, else the private one.
+    type: str
+    choices: [auto, public, private]
+    default: auto
+  ssh_via_master:
+    description: Reach the slaves at their private address through the master as SSH jump host.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Only reads.
+  diff_mode:
+    support: none
+    description: Changes nothing.
+  platform:
+    platforms: all
+    description: Runs where the AWS API is reachable, normally the controller.
+notes:
+  - Open requests whose status code is not a pending one (for example C(price-too-low) or C(capacity-not-available)),
+    or whose instance type or max price no longer match the configuration, are planned for cancellation and
+    replacement. Requests that ended (failed, cancelled, closed) and instances that are gone are not counted, so the
+    plan replaces them.
+  - Scaling down cancels open requests first, then terminates the newest running instances of the group.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Plan the cluster
+  disposable.disco.disco_ec2_cluster_info:
+    cluster_name: "{{ disco_cluster.name }}"
+    tag_key: "{{ disco_cluster.tag_key }}"
+    plan: present
+    master: "{{ disco_cluster.master }}"
+    slave_groups: "{{ disco_cluster.slave_groups }}"
+  register: cluster
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ cluster.plan_report + cluster.status_report }}"
+"""
+
+RETURN = r"""
+nodes:
+  description: The running and pending nodes, master first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: The instance id.
+      type: str
+    role:
+      description: V(master) or V(slave).
+      type: str
+    group:
+      description: The slave group (V(master) for the master).
+      type: str
+    state:
+      description: The instance state, V(pending) or V(running).
+      type: str
+    address:
+      description: The address Ansible uses, per O(ssh_address).
+      type: str
+    hostvars:
+      description: The inventory variables of the node, as C(inventory/aws_ec2.yml) composes them.
+      type: dict
+  sample: [{"instance_id": "i-0123456789abcdef0", "role": "master", "group": "master", "state": "running"}]
+master:
+  description: The master node (one of RV(nodes)), or null when none runs.
+  returned: always
+  type: dict
+other_instances:
+  description: The cluster's instances that are neither running, pending nor terminated (stopping, stopped, ...).
+  returned: always
+  type: list
+  elements: dict
+requests:
+  description: Every spot request of the cluster, with its state, status code and instance.
+  returned: always
+  type: list
+  elements: dict
+open_requests:
+  description: The requests not fulfilled yet, with their status code and message.
+  returned: always
+  type: list
+  elements: dict
+failed_requests:
+  description: The requests that failed or were closed by AWS (price, capacity, ...).
+  returned: always
+  type: list
+  elements: dict
+pending_instances:
+  description: Ids of the nodes still in the C(pending) state.
+  returned: always
+  type: list
+  elements: str
+missing:
+  description:
+    - Per group (V(master), V(slave/<group>)), how many running or pending nodes are short of the configuration.
+  returned: when O(plan=present)
+  type: dict
+  sample: {"master": 0, "slave/default": 2}
+missing_total:
+  description: The sum of RV(missing).
+  returned: always
+  type: int
+plan:
+  description: What would make EC2 match the configuration; empty lists when it matches (or when O(plan=none)).
+  returned: always
+  type: dict
+  contains:
+    request:
+      description:
+        - Per group short of nodes, the count, market, instance type, max price, client token, tags and user data.
+      type: list
+      elements: dict
+    cancel:
+      description: Open requests to cancel (held, excess, no longer configured).
+      type: list
+      elements: str
+    terminate_requests:
+      description: Active requests to cancel together with their instances (excess nodes).
+      type: list
+      elements: str
+    terminate_instances:
+      description: Instances to terminate that have no live request (on-demand or orphaned ones).
+      type: list
+      elements: str
+    tag:
+      description: Lists of C(resource_ids) with the C(tags) they lack.
+      type: list
+      elements: dict
+    changes:
+      description: Number of changing actions in the plan.
+      type: int
+tunnel_command:
+  description: The SSH command that forwards Disco's web port 8989 of the master to localhost.
+  returned: always
+  type: str
+  sample: ssh -N -L 8989:localhost:8989 admin@203.0.113.10
+proxy_export:
+  description: The shell line that points Disco's client at the tunnel.
+  returned: always
+  type: str
+  sample: export DISCO_PROXY=http://localhost:8989
+status_report:
+  description: A human-readable status, one line per node and per open or failed request, then the tunnel.
+  returned: always
+  type: list
+  elements: str
+plan_report:
+  description: RV(plan) in words, one line per action; empty when nothing is to change.
+  returned: always
+  type: list
+  elements: str
+problems:
+  description:
+    - Why the cluster is not complete, one line per open request, pending instance, failed request
+      or group short of nodes.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from typing import Any
+
+from ansible_collections.amazon.aws.plugins.module_utils.ec2 import (
+    AnsibleEC2Error,
+    describe_instances,
+    describe_spot_instance_requests,
+)
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import (
+    ALIVE_STATES,
+    FILTER_CHUNK,
+    chunks,
+    desired_groups,
+    group_key,
+    make_plan,
+    observe,
+    plan_lines,
+    problem_lines,
+    report_lines,
+    summarise,
+)
+
+
+def _instances(reservations: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [instance for reservation in reservations or [] for instance in reservation.get("Instances", [])]
+
+
+def describe_cluster(module: AnsibleAWSModule, tag_key: str, cluster_name: str) -> tuple[list[dict], list[dict]]:
+    """The cluster's spot requests and instances (tagged ones and the ones its requests launched)."""
+    client = module.client("ec2")
+    cluster_filter = [{"Name": f"tag:{tag_key}", "Values": [cluster_name]}]
+    try:
+        requests = describe_spot_instance_requests(client, Filters=cluster_filter) or []
+        instances = _instances(describe_instances(client, Filters=cluster_filter))
+        known = {instance["InstanceId"] for instance in instances}
+        untagged = sorted({r["InstanceId"] for r in requests if r.get("InstanceId")} - known)
+        for ids in chunks(untagged, FILTER_CHUNK):
+            instances.extend(_instances(describe_instances(client, Filters=[{"Name": "instance-id", "Values": ids}])))
+    except AnsibleEC2Error as error:
+        module.fail_json_aws_error(error)
+    return requests, instances
+
+
+def main() -> None:
+    group_options = {
+        "name": {"type": "str", "required": True},
+        "count": {"type": "int", "required": True},
+        "instance_type": {"type": "str", "required": True},
+        "max_price": {"type": "str"},
+        "multiplier": {"type": "int"},
+    }
+    argument_spec = {
+        "cluster_name": {"type": "str", "required": True},
+        "tag_key": {"type": "str", "required": True, "no_log": False},
+        "plan": {"type": "str", "choices": ["none", "present", "absent"], "default": "none"},
+        "master": {
+            "type": "dict",
+            "options": {
+                "instance_type": {"type": "str", "required": True},
+                "market": {"type": "str", "choices": ["spot", "on-demand"], "default": "spot"},
+                "max_price": {"type": "str"},
+                "multiplier": {"type": "int"},
+            },
+        },
+        "slave_groups": {"type": "list", "elements": "dict", "default": [], "options": group_options},
+        "ssh_user": {"type": "str", "default": "admin"},
+        "ssh_address": {"type": "str", "choices": ["auto", "public", "private"], "default": "auto"},
+        "ssh_via_master": {"type": "bool", "default": False},
+    }
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("plan", "present", ("master",))],
+    )
+    params = module.params
+    name, tag_key = params["cluster_name"], params["tag_key"]
+    requests, instances = describe_cluster(module, tag_key, name)
+    observed = observe(tag_key, name, requests, instances)
+    ssh = {
+        "ssh_user": params["ssh_user"],
+        "ssh_address": params["ssh_address"],
+        "ssh_via_master": params["ssh_via_master"],
+    }
+    summary = summarise(name, observed, **ssh)
+
+    groups = desired_groups(params["master"], params["slave_groups"]) if params["plan"] == "present" else None
+    plan = make_plan(
+        tag_key,
+        name,
+        observed,
+        groups,
+        absent=params["plan"] == "absent",
+        ssh_address=ssh["ssh_address"],
+        ssh_via_master=ssh["ssh_via_master"],
+    )
+    missing: dict[str, int] = {}
+    for group in groups or []:
+        key = group_key(group["role"], group["group"])
+        alive = sum(
+            1
+            for node in observed["instances"].values()
+            if node["role"] and group_key(node["role"], node["group"]) == key and node["state"] in ALIVE_STATES
+        )
+        missing[key] = max(0, group["count"] - alive)
+
+    result: dict[str, Any] = dict(summary)
+    result.update(
+        {
+            "changed": False,
+            "requests": sorted(observed["requests"].values(), key=lambda r: r["request_id"]),
+            "plan": plan,
+            "missing": missing,
+            "missing_total": sum(missing.values()),
+            "status_report": report_lines(name, summary),
+            "plan_report": plan_lines(plan),
+            "problems": problem_lines(summary, missing),
+        }
+    )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
