@@ -1,5 +1,5 @@
 # Copyright: disposable.disco developers
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The EC2 side of a disposable.disco cluster: how its resources are tagged and how to converge them.
 
 Pure functions, no AWS call: :func:`observe` turns the raw ``DescribeSpotInstanceRequests`` and

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: disposable.disco developers
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """List a disposable.disco cluster's spot requests and instances in one go and plan how to converge it."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ module: disco_ec2_cluster_info
 short_description: List a Disco cluster's spot requests and instances and plan how to converge them
 version_added: 0.1.0
 description:
-  - Finds the cluster by its tags only (O(tag_key)=O(cluster_name), plus C(disco-role) and C(disco-group)): one
+  - Finds the cluster by its tags only (O(tag_key)=O(cluster_name), plus C(disco-role) and C(disco-group)) with one
     C(DescribeSpotInstanceRequests) and one C(DescribeInstances) call, and one more C(DescribeInstances) for the
     instances that the cluster's requests launched but that carry no tags yet.
   - Returns the running nodes (with the inventory variables the C(disco_master) and C(disco_slaves) groups need),
@@ -105,6 +105,7 @@ attributes:
     support: none
     description: Changes nothing.
   platform:
+    support: full
     platforms: all
     description: Runs where the AWS API is reachable, normally the controller.
 notes:

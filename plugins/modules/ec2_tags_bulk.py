@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: disposable.disco developers
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Set the same tags on many EC2 resources with as few CreateTags calls as possible."""
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ attributes:
     support: none
     description: No diff is returned.
   platform:
+    support: full
     platforms: all
     description: Runs where the AWS API is reachable, normally the controller.
 extends_documentation_fragment:
