@@ -90,7 +90,13 @@ class DiscoS3Error(Exception):
 
 
 class S3OutputError(DiscoS3Error):
-    """An S3 output could not be written; its multipart upload was aborted."""
+    """An S3 output could not be written; its multipart upload was aborted.
+
+    The message says which call failed and why (redacted of any credential). The botocore
+    exception is kept in ``original`` but not chained, so that tracebacks show only the message.
+    """
+
+    original: BaseException | None = None
 
 
 def _require_boto3() -> None:
@@ -179,7 +185,7 @@ class S3Connection:
         )
         config = Config(
             signature_version="s3v4",
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
             connect_timeout=10,
             read_timeout=120,
         )
@@ -311,7 +317,9 @@ class _Upload:
 
     def fail(self, operation: str, exc: BaseException) -> S3OutputError:
         message = f"S3 output to {self.where} failed in {operation}: {_describe(exc)}; the upload was aborted"
-        return S3OutputError(_redact(message, self.secrets))
+        error = S3OutputError(_redact(message, self.secrets))
+        error.original = exc
+        return error
 
     def submit(self, body: Any) -> None:
         """Queue one part (blocks while another part is already waiting)."""
@@ -320,7 +328,7 @@ class _Upload:
             try:
                 response = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self.extra)
             except Exception as exc:
-                raise self.fail("CreateMultipartUpload", exc) from exc
+                raise self.fail("CreateMultipartUpload", exc) from None
             self.upload_id = response["UploadId"]
             self._thread = threading.Thread(target=self._send_parts, name=f"disco_s3 {self.key}", daemon=True)
             self._thread.start()
@@ -364,7 +372,7 @@ class _Upload:
         if self.error is not None:
             error = self.error
             self.abort()
-            raise self.fail(f"UploadPart (part {self.failed_part})", error) from error
+            raise self.fail(f"UploadPart (part {self.failed_part})", error) from None
 
     def finish(self, last: Any) -> None:
         """Send what is left and make the object appear (a single PutObject when it all fits in one part)."""
@@ -372,7 +380,7 @@ class _Upload:
             try:
                 self.client.put_object(Bucket=self.bucket, Key=self.key, Body=last, **self.extra)
             except Exception as exc:
-                raise self.fail("PutObject", exc) from exc
+                raise self.fail("PutObject", exc) from None
             self.state = "done"
             return
         if last:
@@ -386,7 +394,7 @@ class _Upload:
             )
         except Exception as exc:
             self.abort()
-            raise self.fail("CompleteMultipartUpload", exc) from exc
+            raise self.fail("CompleteMultipartUpload", exc) from None
         self.state = "done"
         LOG.info("wrote %s in %d parts", self.where, len(parts))
 
@@ -498,7 +506,7 @@ class _Pipeline:
         self.abort()
         if isinstance(error, S3OutputError):
             raise error
-        raise self.upload.fail("packing", error) from error
+        raise self.upload.fail("packing", error) from None
 
     def finish(self) -> None:
         """Drain the pipe, send the last part and make the object appear."""
