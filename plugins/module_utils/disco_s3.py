@@ -879,6 +879,7 @@ class MagicList:
     def close(self) -> None:
         """Forget every item and remove the spill file (idempotent)."""
         self._buffer = []
+        self._spilled_items = self._spilled_bytes = 0
         self._finalizer()
 
     def __enter__(self) -> MagicList:
