@@ -109,6 +109,8 @@ def _require_boto3() -> None:
 # --------------------------------------------------------------------------- parameters
 
 _MISSING = object()
+_CLIENTS: dict[Any, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
 
 
 def param(params: Any, name: str, default: Any = None) -> Any:
@@ -175,8 +177,18 @@ class S3Connection:
         return tuple(s for s in (self.aws_secret, self.session_token) if s)
 
     def client(self) -> Any:
-        """A new S3 client (its own session: safe to share between this module's threads)."""
+        """The S3 client for these settings, made once per process (boto3 clients are thread-safe).
+
+        A map task with many partitions opens many outputs: they share one client and its connections.
+        """
         _require_boto3()
+        with _CLIENTS_LOCK:
+            client = _CLIENTS.get(self)
+            if client is None:
+                client = _CLIENTS[self] = self._new_client()
+        return client
+
+    def _new_client(self) -> Any:
         session = boto3.session.Session(
             aws_access_key_id=self.aws_key,
             aws_secret_access_key=self.aws_secret,
@@ -683,8 +695,8 @@ def _disco_task() -> Any:
     return getattr(worker, "active_task", None)
 
 
-def _where_in_job(partition: Any, url: Any, params: Any) -> tuple[str, int, str, Any, str]:
-    """(job, partition, stage, task id, host) of the output being opened.
+def _where_in_job(partition: Any, url: Any) -> tuple[str | None, int, str, Any, str]:
+    """(Disco job name, partition, stage, task id, host) of the output being opened.
 
     Disco's StreamCombiner passes the input *size* (None) where output streams expect the
     partition, so the partition comes from the output file name (``STAGE-GROUP-LABEL``),
@@ -704,8 +716,13 @@ def _where_in_job(partition: Any, url: Any, params: Any) -> tuple[str, int, str,
         number = int(label) if label is not None else 0
     except (TypeError, ValueError):
         number = 0
-    job = param(params, "JOB_NAME") or getattr(task, "jobname", None) or "disco-job"
-    return str(job), number, stage, getattr(task, "taskid", 0), str(getattr(task, "host", "") or "")
+    return (
+        getattr(task, "jobname", None),
+        number,
+        stage,
+        getattr(task, "taskid", 0),
+        str(getattr(task, "host", "") or ""),
+    )
 
 
 def open_s3_output(
@@ -714,8 +731,8 @@ def open_s3_output(
     """Open an S3 output as configured by ``params`` (dict or Disco ``Params``), inside or outside Disco."""
     options = S3OutputOptions.from_params(params)
     if key is None:
-        job, number, stage, task, host = _where_in_job(partition, url, params)
-        key = options.key_for(job, number, stage, task, host)
+        job, number, stage, task, host = _where_in_job(partition, url)
+        key = options.key_for(str(options.job_name or job or "disco-job"), number, stage, task, host)
     cls = S3LineOutput if lines else S3RawOutput
     return cls(options, key)
 

@@ -187,9 +187,14 @@ def test_disco_params_object_with_prefix_and_template(s3, params):
 
 def test_partition_comes_from_disco_output_file_name_when_none(s3, params):
     # Disco's StreamCombiner passes None as "partition"; map outputs are named STAGE-GROUP-LABEL.
-    out = disco_s3.s3_line_output_stream(None, None, "/srv/disco/data/ab/map:0-node1-4/map-0-node1-9", params)
-    out.close()
-    assert out.key == "wordcount@5a1:b2/map-0-part-00009"
+    taskpath = "/srv/disco/data/ab/map:0-ip-10-0-0-1-4"
+    outs = [
+        disco_s3.s3_line_output_stream(None, None, f"{taskpath}/map-0-ip-10-0-0-1-{label}", params) for label in (9, 10)
+    ]
+    for out in outs:
+        out.close()
+    assert [out.key for out in outs] == ["wordcount@5a1:b2/map-0-part-00009", "wordcount@5a1:b2/map-0-part-00010"]
+    assert outs[0]._pipeline.upload.client is outs[1]._pipeline.upload.client  # one client per process
 
 
 def test_default_credential_chain_when_no_keys(s3, params, moto, monkeypatch):
