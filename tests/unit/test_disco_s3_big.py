@@ -92,7 +92,7 @@ def run_child(code, *args, env=None):
     source = textwrap.dedent(BLOCK) + textwrap.dedent(MEMORY) + textwrap.dedent(code)
     child_env = dict(os.environ, PYTHONPATH=LIB, **(env or {}))
     result = subprocess.run(
-        [sys.executable, "-c", source, *args], env=child_env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", source, *args], env=child_env, capture_output=True, text=True, timeout=600, check=False
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])
