@@ -1,0 +1,123 @@
+"""The provisioning tests' lab: run the real ansible-playbook against moto's server and read what happened."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from support.motoserver import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION, MotoServer
+
+REPO = Path(__file__).resolve().parents[2]
+TAG_KEY = "disposabledisco"
+AMI = "ami-12c6146b"  # one of moto's default AMIs
+RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+READ_ONLY = re.compile(r"^(Describe|Get|List)")
+
+
+@dataclass
+class Run:
+    """One ansible-playbook (or ansible-inventory) run: exit code, output, recap and the AWS calls it made."""
+
+    returncode: int
+    output: str
+    calls: list[str]
+    stdout: str = ""
+    changed: int | None = None
+    failed: int | None = None
+
+    @property
+    def mutating_calls(self) -> list[str]:
+        return [call for call in self.calls if not READ_ONLY.match(call)]
+
+    def ok(self) -> Run:
+        assert self.returncode == 0, self.output[-6000:]
+        return self
+
+
+@dataclass
+class Lab:
+    """A moto server plus the means to run the project's playbooks against it with a configuration."""
+
+    moto: MotoServer
+    env: dict[str, str]
+    workdir: Path
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def ec2(self) -> Any:
+        return boto3.client(
+            "ec2",
+            endpoint_url=self.moto.url,
+            region_name=REGION,
+            aws_access_key_id=FAKE_ACCESS_KEY,
+            aws_secret_access_key=FAKE_SECRET_KEY,
+        )
+
+    def command(self, args: list[str], env: dict[str, str] | None = None) -> Run:
+        self.moto.start_recording()
+        result = subprocess.run(
+            args, cwd=REPO, env=env or self.env, capture_output=True, text=True, timeout=600, check=False
+        )
+        output = result.stdout + result.stderr
+        run = Run(returncode=result.returncode, output=output, calls=self.moto.calls(), stdout=result.stdout)
+        recap = RECAP.findall(result.stdout)
+        if recap:
+            run.changed, run.failed = int(recap[-1][1]), int(recap[-1][3])
+        return run
+
+    def playbook(self, playbook: str, *extra: str, config: dict[str, Any] | None = None, **overrides: Any) -> Run:
+        """ansible-playbook <playbook> -e @config.json [extra...] with the lab's configuration plus ``overrides``."""
+        settings = {**self.config, **(config or {}), **overrides}
+        path = self.workdir / "config.json"
+        path.write_text(json.dumps(settings))
+        return self.command(["ansible-playbook", playbook, "-e", f"@{path}", *extra])
+
+    def launch(self, *extra: str, **overrides: Any) -> Run:
+        return self.playbook("playbooks/launch.yml", "--tags", "provision", *extra, **overrides)
+
+    def teardown(self, *extra: str, **overrides: Any) -> Run:
+        return self.playbook("playbooks/teardown.yml", *extra, **overrides)
+
+    # --- what EC2 holds -------------------------------------------------------------------------------------
+
+    def instances(self, cluster: str | None = None, states: tuple[str, ...] = ("pending", "running")) -> list[dict]:
+        filters = [{"Name": "instance-state-name", "Values": list(states)}]
+        if cluster:
+            filters.append({"Name": f"tag:{TAG_KEY}", "Values": [cluster]})
+        pages = self.ec2().describe_instances(Filters=filters)["Reservations"]
+        return [instance for page in pages for instance in page["Instances"]]
+
+    def requests(self, cluster: str | None = None) -> list[dict]:
+        filters = [{"Name": f"tag:{TAG_KEY}", "Values": [cluster]}] if cluster else []
+        return self.ec2().describe_spot_instance_requests(Filters=filters)["SpotInstanceRequests"]
+
+
+def tags_of(resource: dict) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags", [])}
+
+
+def by_role(instances: list[dict], role: str, group: str | None = None) -> list[dict]:
+    return [
+        i
+        for i in instances
+        if tags_of(i).get("disco-role") == role and (group is None or tags_of(i).get("disco-group") == group)
+    ]
+
+
+def base_config(name: str) -> dict[str, Any]:
+    """A valid configuration with explicit (fake) credentials, so that the no_log paths are exercised."""
+    return {
+        "disco_cluster_name": name,
+        "disco_ami": AMI,
+        "disco_instance_type": "m5.large",
+        "disco_ssh_cidrs": ["198.51.100.0/24"],
+        "disco_max_price": "0.05",
+        "disco_key_name": "disco-test",
+        "disco_aws_access_key": FAKE_ACCESS_KEY,
+        "disco_aws_secret_key": FAKE_SECRET_KEY,
+        "disco_ec2_poll_interval": 1,
+    }
