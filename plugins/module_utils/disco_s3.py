@@ -76,6 +76,9 @@ DEFAULT_KEY_TEMPLATE = "{prefix}{job}/part-{partition:05d}{ext}"
 DEFAULT_MAP_KEY_TEMPLATE = "{prefix}{job}/map-{task}-part-{partition:05d}{ext}"
 DEFAULT_MAX_ATTEMPTS = 5
 MAX_SIGNED_URL_EXPIRY = 7 * 24 * 3600  # SigV4's limit
+# Named on CreateMultipartUpload, sent with every part and listed on completion, as s3transfer does: S3 checks
+# each part, and botocore's default part checksums are then consistent with the upload's declared algorithm.
+CHECKSUM = "CRC32"
 ABORT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)  # seconds; aborting is what keeps orphan parts away, so it insists
 _THROTTLING = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "RequestTimeout"})
 BATCH_CHARS = 1 * MIB  # records are joined, encoded and compressed in batches of about this size
@@ -313,7 +316,7 @@ class _Upload:
         self.extra = extra
         self.secrets = secrets
         self.upload_id: str | None = None
-        self.parts: dict[int, str] = {}
+        self.parts: dict[int, dict[str, Any]] = {}  # part number -> its entry in CompleteMultipartUpload
         self.submitted = 0
         self.error: BaseException | None = None
         self.failed_part = 0
@@ -338,7 +341,9 @@ class _Upload:
         self.raise_if_failed()
         if self.upload_id is None:
             try:
-                response = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self.extra)
+                response = self.client.create_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, ChecksumAlgorithm=CHECKSUM, **self.extra
+                )
             except Exception as exc:
                 raise self.fail("CreateMultipartUpload", exc) from None
             self.upload_id = response["UploadId"]
@@ -362,9 +367,16 @@ class _Upload:
             try:
                 if self.error is None and self.state == "open":  # else drain: the writer learns it at submit or close
                     response = self.client.upload_part(
-                        Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+                        Bucket=self.bucket,
+                        Key=self.key,
+                        UploadId=self.upload_id,
+                        PartNumber=number,
+                        Body=body,
+                        ChecksumAlgorithm=CHECKSUM,
                     )
-                    self.parts[number] = response["ETag"]
+                    self.parts[number] = {"PartNumber": number, "ETag": response["ETag"]}
+                    if response.get(f"Checksum{CHECKSUM}"):
+                        self.parts[number][f"Checksum{CHECKSUM}"] = response[f"Checksum{CHECKSUM}"]
                     LOG.debug("sent part %d (%d bytes) of %s", number, len(body), self.where)
             except Exception as exc:
                 self.failed_part = number
@@ -390,7 +402,9 @@ class _Upload:
         """Send what is left and make the object appear (a single PutObject when it all fits in one part)."""
         if self.upload_id is None:
             try:
-                self.client.put_object(Bucket=self.bucket, Key=self.key, Body=last, **self.extra)
+                self.client.put_object(
+                    Bucket=self.bucket, Key=self.key, Body=last, ChecksumAlgorithm=CHECKSUM, **self.extra
+                )
             except Exception as exc:
                 raise self.fail("PutObject", exc) from None
             self.state = "done"
@@ -399,7 +413,7 @@ class _Upload:
             self.submit(last)
         self._stop_thread()
         self.raise_if_failed()
-        parts = [{"PartNumber": n, "ETag": self.parts[n]} for n in sorted(self.parts)]
+        parts = [self.parts[number] for number in sorted(self.parts)]
         try:
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}

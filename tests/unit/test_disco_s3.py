@@ -118,8 +118,9 @@ def test_lines_round_trip_over_several_parts(s3, params, use_gzip):
     assert lines[0] == f"{words[0]}\t0".encode()
     assert lines[len(words) - 1] == f"{words[-1]}\t{len(words) - 1}".encode()
     assert lines[-4:-1] == ["naïve key\tvälue ✓".encode(), b"bytes-key\t\xff\xfe raw", b"None\t3.5"]
-    head = s3.head_object(Bucket=BUCKET, Key=expected_key)
+    head = s3.head_object(Bucket=BUCKET, Key=expected_key, ChecksumMode="ENABLED")
     assert head["ContentType"] == ("application/gzip" if use_gzip else "text/plain; charset=utf-8")
+    assert head["ChecksumCRC32"]  # every part checked by S3, the algorithm declared when the upload began
     assert pending_uploads(s3) == []
 
 
