@@ -171,7 +171,8 @@ def test_a_master_that_is_not_there_fails_naming_the_url_within_the_timeout():
     assert 1.5 <= elapsed <= 4.0, elapsed
 
 
-def test_server_errors_are_retried_then_the_answer_is_used(stand_in):
+def test_server_errors_are_retried_then_the_answer_is_used(stand_in, monkeypatch):
+    monkeypatch.setattr(disco_nodes, "RETRY_PAUSE", 0.1)
     url, handler = stand_in
     handler.script = [(503, "starting"), (500, "oops"), (200, [["a", "2"]])]
     assert disco_nodes.load_table(url, timeout=10) == [["a", "2"]]
@@ -398,6 +399,15 @@ def build_master(container: str, sources: str, ansible_env: dict[str, str], work
         pytest.fail(f"building the Disco master failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
 
 
+def drop_older_images(image: str) -> None:
+    """Remove the images of earlier keys (each is over 1 GB); one still in use stays."""
+    repository = image.split(":", 1)[0]
+    tags = docker("images", "--format", "{{.Repository}}:{{.Tag}}", repository).stdout.split()
+    for tag in tags:
+        if tag != image:
+            docker("rmi", tag, check=False)
+
+
 class Master:
     """The container running the master, and the master's URL on 127.0.0.1."""
 
@@ -439,6 +449,7 @@ def master(ansible_env, tmp_path_factory) -> Iterator[Master]:
             docker("exec", container, "service", "disco-master", "stop", timeout=120)
             docker("exec", container, "rm", "-f", "/srv/disco/disco_8989.config")  # a fresh master's table again
             docker("commit", container, image, timeout=600)
+            drop_older_images(image)
         port = docker("port", container, "8989/tcp").stdout.split()[0].rsplit(":", 1)[1]
         server = Master(container, f"http://127.0.0.1:{port}")
         server.start()
