@@ -103,8 +103,8 @@ def main() -> None:
     finally:
         moto.stop()
 
-    print("| cluster | phase          | wall time | EC2 calls | changed | calls by name")
-    print("|---------|----------------|-----------|-----------|---------|--------------")
+    print("| cluster | phase          | wall time | EC2 calls      | changed | calls by name")
+    print("|---------|----------------|-----------|----------------|---------|--------------")
     failures = []
     for slaves, phase, result in rows:
         total = sum(result["calls"].values())
