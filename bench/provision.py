@@ -113,8 +113,9 @@ def main() -> None:
         mark = "" if target is None else (f" (<= {target})" if total <= target else f" (> {target}!)")
         if target is not None and total > target:
             failures.append(f"1+{slaves} {phase}: {total} calls > {target}")
+        calls = f"{total}{mark}"
         print(
-            f"| 1+{slaves:<5} | {phase:<14} | {result['seconds']:7.1f} s | {total:>4}{mark:<10}| {result['changed']:>7} "
+            f"| 1+{slaves:<5} | {phase:<14} | {result['seconds']:7.1f} s | {calls:<14} | {result['changed']:>7} "
             f"| {by_name}"
         )
     if failures:
