@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark provisioning against moto: launch, no-op re-run and teardown of 1+30 and 1+300 clusters.
 
     .venv/bin/python bench/provision.py            # both sizes
