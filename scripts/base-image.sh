@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the local images the tests and the local cloud run on, only when missing:
 #   debian:bookworm               pulled where a registry answers, else debootstrap --variant=minbase + docker import
-#   disposable-disco/node:bookworm  debian:bookworm + python3, sshd, sudo, ca-certificates (images/node/Dockerfile)
+#   disposable-disco/node:bookworm  debian:bookworm + python3, sshd, sudo, ca-certificates (images/node/Dockerfile),
+#                                   rebuilt when images/node changes
 # Set DISCO_DEBIAN_MIRROR to choose the mirror for debootstrap (default: the host's first apt source, else debootstrap's).
 set -euo pipefail
 
@@ -51,10 +52,13 @@ else
   build_base_by_debootstrap
 fi
 
-if have "$NODE"; then
-  log "$NODE is present"
+# The node image carries the hash of its build context as a label: a changed Dockerfile rebuilds it.
+context_hash=$(cd "$here/images/node" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+built_hash=$(docker image inspect -f '{{ index .Config.Labels "disco.context-hash" }}' "$NODE" 2>/dev/null || true)
+if [ "$built_hash" = "$context_hash" ]; then
+  log "$NODE is present and current"
 else
-  log "building $NODE"
-  docker build -q -t "$NODE" "$here/images/node" >/dev/null
+  log "building $NODE (context $context_hash)"
+  docker build -q --label "disco.context-hash=$context_hash" -t "$NODE" "$here/images/node" >/dev/null
   log "built $NODE"
 fi

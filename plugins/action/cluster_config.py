@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ansible.plugins.action import ActionBase
@@ -12,6 +13,13 @@ from ansible_collections.disposable.disco.plugins.plugin_utils.cluster_config im
     LEGACY_TO_NATIVE,
     validate,
 )
+
+# The collection's roles: variables under their prefixes are role settings, not configuration typos.
+ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
+
+
+def collection_roles() -> list[str]:
+    return sorted(path.name for path in ROLES_DIR.iterdir() if path.is_dir()) if ROLES_DIR.is_dir() else []
 
 
 class ActionModule(ActionBase):
@@ -41,7 +49,7 @@ class ActionModule(ActionBase):
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        cluster, credentials, errors = validate(self._given(task_vars), self._role_defaults())
+        cluster, credentials, errors = validate(self._given(task_vars), self._role_defaults(), collection_roles())
         result["changed"] = False
         result["errors"] = errors
         if not errors:

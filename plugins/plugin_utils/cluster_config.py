@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -338,13 +338,18 @@ def label(native: str, given: Mapping[str, Any]) -> str:
     return legacy if legacy and legacy in given else native
 
 
-def find_typos(names: set[str], known_extra: frozenset[str] = frozenset()) -> list[str]:
-    """Messages for variable names that look like misspellings of configuration keys."""
+def find_typos(names: set[str], role_names: Iterable[str] = ()) -> list[str]:
+    """Messages for variable names that look like misspellings of configuration keys.
+
+    A name under a role's prefix (``disco_users_name`` for the role ``disco_users``) belongs to that role and is
+    never taken for a typo; the roles themselves validate their variables with their argument specs.
+    """
     messages = []
     legacy_names = list(LEGACY_TO_NATIVE)
     native_names = list(FIELDS)
+    role_prefixes = tuple(f"{role}_" for role in role_names if role != "disco")
     for name in sorted(names):
-        if name in LEGACY_TO_NATIVE or name in FIELDS or name in known_extra:
+        if name in LEGACY_TO_NATIVE or name in FIELDS or (role_prefixes and name.startswith(role_prefixes)):
             continue
         if name in LEGACY_HINTS:
             messages.append(f"{name}: not a key of the original config.json; set {LEGACY_HINTS[name]} instead")
@@ -431,15 +436,18 @@ def _slave_groups(raw: dict[str, Any], cfg: dict[str, Any], given: Mapping[str, 
     cfg["slave_groups"] = out
 
 
-def validate(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def validate(
+    given: Mapping[str, Any], defaults: Mapping[str, Any], role_names: Iterable[str] = ()
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Check and normalise a configuration.
 
-    ``given`` holds the play's variables (legacy and native names), ``defaults`` the role defaults.
+    ``given`` holds the play's variables (legacy and native names), ``defaults`` the role defaults,
+    ``role_names`` the collection's roles (their prefixed variables are not configuration typos).
     Returns (cluster, credentials, errors): the normalised cluster settings without secrets, the AWS
     credentials (None for the default credential chain), and the error messages (empty when valid).
     """
     errors = Errors()
-    errors.messages.extend(find_typos(set(given)))
+    errors.messages.extend(find_typos(set(given), role_names))
     raw = merge(given, defaults, errors)
     checked: dict[str, Any] = {}
     for native, field in FIELDS.items():

@@ -142,6 +142,15 @@ def test_role_variables_of_the_collection_are_not_mistaken_for_typos():
     assert find_typos(names) == []
 
 
+def test_variables_under_a_role_prefix_are_not_typos():
+    roles = [path.name for path in (REPO / "roles").iterdir() if path.is_dir()]
+    assert "disco_users" in roles
+    assert find_typos({"disco_users_nam", "disco_num_slave"}, roles) == [
+        "disco_num_slave: unknown setting; did you mean disco_num_slaves?"
+    ]
+    assert find_typos({"disco_num_slave"}, ["disco"]) != [], "the configuration role's own prefix is no excuse"
+
+
 def test_typos_are_caught_with_a_suggestion():
     assert find_typos({"NUM_SLAVE", "disco_num_slave", "AWS_REGION", "UNRELATED_THING"}) == [
         "AWS_REGION: not a key of the original config.json; set disco_region instead",
