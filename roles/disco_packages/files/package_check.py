@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: disposable.disco developers
 # MIT License (see LICENSE)
 """Check Debian package names against the node's apt cache before anything is installed.

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: disposable.disco developers
 # MIT License (see LICENSE)
 """Check that the system python3 imports each pip requirement in a version that satisfies it.
