@@ -1,5 +1,5 @@
 # Copyright: disposable.disco developers
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Check Debian package names against the node's apt cache before anything is installed.
 
 Usage: package_check.py [--renames '{"OLD": "NEW", ...}'] NAME[=VERSION] ...

@@ -1,5 +1,5 @@
 # Copyright: disposable.disco developers
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Check that the system python3 imports each pip requirement in a version that satisfies it.
 
 Usage: requirements_check.py REQUIREMENT ...   (run by /usr/bin/python3, after the venv's .pth is in place)
