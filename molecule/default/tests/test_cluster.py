@@ -66,6 +66,11 @@ def test_pip_requirement_imported_by_system_python3(node: Host) -> None:
     assert six_file.startswith("/usr/lib/python3/dist-packages/")  # apt's packages stay first
 
 
+def test_job_helpers_imported_by_system_python3(node: Host) -> None:
+    out = node.check_output("runuser -u disco -- /usr/bin/python3 -c 'import disco_s3; print(disco_s3.__file__)'")
+    assert out == "/usr/lib/python3/dist-packages/disco_s3.py"  # role disco_jobtools
+
+
 def test_system_python_still_externally_managed(node: Host) -> None:
     assert node.file("/usr/lib/python3.11/EXTERNALLY-MANAGED").exists
     assert node.check_output("ls /usr/local/lib/python3.11/dist-packages").split() == ["disposable-disco-jobs.pth"]
