@@ -1,6 +1,207 @@
 #!/usr/bin/env bash
-# make local-cluster / make local-teardown
+# make local-cluster / make local-teardown: the local cloud (moto's EC2 API + one docker container per instance).
+#
+#   scripts/local-cluster.sh up   [ansible-playbook options]   launch or converge the cluster, run a smoke job,
+#                                                              print the phase timings and the status
+#   scripts/local-cluster.sh down [ansible-playbook options]   tear it down (containers, network, moto)
+#
+# Environment:
+#   DISCO_LOCAL_CONFIG  the configuration (default examples/local.yml; it must set disco_local_cloud: true)
+#   DISCO_SOURCES       a directory of Disco checkouts (disco, lager, goldrush, ...): Disco is built from them,
+#                       offline. Unset: the master clones Disco and its dependencies from GitHub (needs internet).
+#   DISCO_LOCAL_SMOKE   0 skips the smoke job (a word count on the master) after the launch
+# Options after up/down go to ansible-playbook, e.g. --skip-tags disco, -e disco_localcloud_moto_keep=true, -v.
 set -euo pipefail
-echo "The local cloud (moto's EC2 API + one docker container per instance) is not there yet." >&2
-echo "It arrives with issue 7; until then launch on AWS: ansible-playbook playbooks/launch.yml -e @config.yml" >&2
-exit 2
+shopt -s lastpipe
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+export PATH="$here/.venv/bin:$PATH"
+export ANSIBLE_CONFIG="$here/ansible.cfg" ANSIBLE_COLLECTIONS_PATH="$here/.collections"
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+
+log() { printf '[local-cluster] %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+usage() {
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+command=$1
+shift
+case $command in up | down) ;; *) usage ;; esac
+
+config=${DISCO_LOCAL_CONFIG:-examples/local.yml}
+[ -r "$config" ] || die "no configuration at $config (DISCO_LOCAL_CONFIG)"
+command -v ansible-playbook >/dev/null 2>&1 || die "ansible-playbook is missing: run make setup first"
+config_args=(-e "@$config")
+
+# The cluster's name and whether the file asks for the local cloud; never a silent switch to AWS.
+read -r cluster local_cloud < <(python3 - "$config" <<'EOF'
+import sys
+import yaml
+
+with open(sys.argv[1]) as handle:
+    config = yaml.safe_load(handle) or {}
+name = config.get("disco_cluster_name") or config.get("CLUSTER_NAME") or config.get("NAME") or "disco"
+print(name, str(config.get("disco_local_cloud", False)).lower())
+EOF
+)
+[ "$local_cloud" = true ] || die "$config does not set disco_local_cloud: true; this script only runs the local cloud"
+
+# ---------------------------------------------------------------------------------------------- timings
+declare -A spent=()
+phases=()
+
+add_time() { # phase microseconds
+  [ -n "${spent[$1]+set}" ] || phases+=("$1")
+  spent[$1]=$((${spent[$1]:-0} + $2))
+}
+
+phase_of_play() {
+  case $1 in
+    "Validate the cluster configuration") echo validation ;;
+    "Make sure the local cloud's EC2 API answers"* | "Provision the cluster"*) echo provision ;;
+    "Back each instance of the local cloud"*) echo containers ;;
+    "Show how to use the local cloud"* | "Show the cluster's status") echo status ;;
+    "Tear the cluster down") echo teardown ;;
+    *) echo configure ;;
+  esac
+}
+
+# ansible-playbook "$@": its output goes through, and the time between two task headers counts for the phase of
+# the first one (disco_install's tasks are the Disco build). Sets playbook_rc.
+timed_playbook() {
+  local line now last phase=start play=""
+  last=${EPOCHREALTIME/./}
+  set +e
+  ansible-playbook "$@" 2>&1 | while IFS= read -r line; do
+    printf '%s\n' "$line"
+    case $line in
+      "PLAY ["* | "TASK ["* | "RUNNING HANDLER ["* | "PLAY RECAP"*) ;;
+      *) continue ;;
+    esac
+    now=${EPOCHREALTIME/./}
+    add_time "$phase" $((now - last))
+    last=$now
+    case $line in
+      "PLAY RECAP"*) phase=end ;;
+      "PLAY ["*)
+        play=${line#PLAY \[}
+        play=${play%%\]*}
+        phase=$(phase_of_play "$play")
+        ;;
+      *"disposable.disco.disco_install : "*) phase="Disco build" ;;
+      *) phase=$(phase_of_play "$play") ;;
+    esac
+  done
+  playbook_rc=${PIPESTATUS[0]}
+  set -e
+}
+
+seconds() { printf '%d.%01d s' $(($1 / 1000000)) $(($1 % 1000000 / 100000)); }
+
+print_timings() {
+  local phase total=0
+  printf '\n== local cluster %s: phase timings\n' "$cluster"
+  for phase in "${phases[@]}"; do
+    case $phase in start | end) continue ;; esac
+    printf '  %-12s %10s\n' "$phase" "$(seconds "${spent[$phase]}")"
+    total=$((total + spent[$phase]))
+  done
+  printf '  %-12s %10s\n' total "$(seconds "$total")"
+}
+
+# ---------------------------------------------------------------------------------------------- smoke job
+master_container() {
+  docker ps --filter "label=disposable-disco-cluster=$cluster" --filter "label=disposable-disco-role=master" \
+    --format '{{.Names}}' | head -n 1
+}
+
+# A word count over raw:// inputs on the master, as disco: proves the master, the slaves and the node table.
+smoke_job() {
+  local master start
+  master=$(master_container)
+  [ -n "$master" ] || { log "no master container: no smoke job"; return 1; }
+  if ! docker exec "$master" test -x /usr/bin/disco; then
+    log "Disco is not installed on the master (configure ran without the Disco plays?): no smoke job"
+    return 0
+  fi
+  docker exec -i "$master" tee /tmp/disco-smoke-job.py >/dev/null <<'EOF'
+"""Smoke job of scripts/local-cluster.sh: a word count over raw:// inputs, checked against a local count.
+Words are separated by commas: a raw:// input with blanks breaks Disco's shuffle index."""
+import collections
+import json
+
+from disco.core import Job, result_iterator
+
+LINES = ["the,quick,brown,fox,jumps,over,the,lazy,dog", "the,dog,sleeps", "a,fox,is,quick", "disco,on,the,dog"] * 4
+
+
+def fun_map(line, params):
+    for word in line.split(","):
+        yield word, 1
+
+
+def fun_reduce(entries, params):
+    from disco.util import kvgroup
+
+    for word, counts in kvgroup(sorted(entries)):
+        yield word, sum(counts)
+
+
+if __name__ == "__main__":
+    job = Job(name="smoke").run(input=["raw://" + line for line in LINES], map=fun_map, reduce=fun_reduce, partitions=2)
+    counts = dict(result_iterator(job.wait()))
+    expected = collections.Counter(word for line in LINES for word in line.split(","))
+    assert counts == dict(expected), (counts, expected)
+    job.purge()
+    print(json.dumps({"job": job.name, "words": sum(counts.values()), "distinct": len(counts)}))
+EOF
+  start=${EPOCHREALTIME/./}
+  if docker exec "$master" su - disco -c 'python3 -W ignore /tmp/disco-smoke-job.py'; then
+    add_time job $((${EPOCHREALTIME/./} - start))
+    log "smoke job passed on $master"
+  else
+    add_time job $((${EPOCHREALTIME/./} - start))
+    log "smoke job FAILED on $master"
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------- main
+scripts/ensure-docker.sh
+scripts/base-image.sh
+
+case $command in
+  up)
+    extra=()
+    if [ -n "${DISCO_SOURCES:-}" ]; then
+      [ -d "$DISCO_SOURCES/disco" ] || die "DISCO_SOURCES=$DISCO_SOURCES holds no disco checkout"
+      log "Disco is built from the checkouts in DISCO_SOURCES"
+      extra+=(-e "disco_install_sources_dir=$(cd "$DISCO_SOURCES" && pwd)")
+    else
+      log "DISCO_SOURCES is not set: the master clones Disco and its dependencies from GitHub (needs internet)"
+    fi
+    log "launching cluster $cluster from $config"
+    timed_playbook playbooks/launch.yml "${config_args[@]}" "${extra[@]}" "$@"
+    [ "$playbook_rc" = 0 ] || {
+      print_timings
+      die "launch.yml failed (exit $playbook_rc)"
+    }
+    smoke_rc=0
+    if [ "${DISCO_LOCAL_SMOKE:-1}" != 0 ]; then smoke_job || smoke_rc=$?; fi
+    print_timings
+    printf '\n== status\n'
+    ansible-playbook playbooks/status.yml "${config_args[@]}" 2>&1 | awk '/=> *$/ {show = 1; next} /^$/ {show = 0} show'
+    exit "$smoke_rc"
+    ;;
+  down)
+    log "tearing cluster $cluster down ($config)"
+    timed_playbook playbooks/teardown.yml "${config_args[@]}" "$@"
+    print_timings
+    exit "$playbook_rc"
+    ;;
+esac

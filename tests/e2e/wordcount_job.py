@@ -1,0 +1,71 @@
+"""A Disco word count for the local cloud, run on the master as disco (not a pytest module).
+
+    python3 wordcount_job.py CONFIG.json
+
+CONFIG gives bucket, input_prefix, output_prefix, endpoint (moto's S3 as the nodes reach it), aws_key,
+aws_secret, region, partitions and disco_s3_dir (a directory holding a copy of disco_s3.py). The inputs are
+signed GET URLs of the objects under input_prefix; every reduce partition goes gzipped into
+s3://bucket/<output_prefix><job name>/part-NNNNN.gz through disco_s3's s3_line_output_stream. Prints one JSON
+line: the job's name and whether disco_s3 was shipped with the job. disco_s3 comes from the node's python3 path
+when installed there (role disco_jobtools), else from disco_s3_dir, and then travels with the job
+(required_files).
+"""
+
+import json
+import sys
+
+from disco.core import Job
+from disco.worker.task_io import task_output_stream
+
+
+def fun_map(line, params):
+    for word in line.split():
+        yield word, 1
+
+
+def fun_reduce(entries, out, params):
+    from disco.util import kvgroup
+
+    for word, counts in kvgroup(sorted(entries)):
+        out.add(word, sum(counts))
+
+
+def main():
+    with open(sys.argv[1]) as handle:
+        config = json.load(handle)
+    try:
+        import disco_s3
+
+        shipped = []
+    except ImportError:
+        sys.path.insert(0, config["disco_s3_dir"])
+        import disco_s3
+
+        shipped = [disco_s3.__file__]
+    params = {
+        "BUCKET_NAME": config["bucket"],
+        "ENDPOINT_URL": config["endpoint"],
+        "AWS_KEY": config["aws_key"],
+        "AWS_SECRET": config["aws_secret"],
+        "AWS_REGION": config["region"],
+        "KEY_PREFIX": config["output_prefix"],
+        "gzip": True,
+    }
+    inputs = disco_s3.s3_input_urls(config["bucket"], config["input_prefix"], params=params)
+    if not inputs:
+        raise SystemExit("no input under s3://{bucket}/{input_prefix}".format(**config))
+    job = Job(name="wordcount").run(
+        input=inputs,
+        map=fun_map,
+        reduce=fun_reduce,
+        params=params,
+        partitions=config["partitions"],
+        required_files=shipped,
+        reduce_output_stream=(task_output_stream, disco_s3.s3_line_output_stream),
+    )
+    job.wait()
+    print(json.dumps({"job": job.name, "inputs": len(inputs), "shipped_disco_s3": bool(shipped)}))
+
+
+if __name__ == "__main__":
+    main()
