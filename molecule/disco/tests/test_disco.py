@@ -1,0 +1,333 @@
+"""Disco on the cluster configure.yml made: disco-master (no tasks: multiplier 0), disco-slave1, disco-slave2.
+
+Everything runs as a user would run it on the master (as disco, through `docker exec`): a corpus of 4 MiB of
+text, made here from a fixed seed, is pushed to DDFS with `ddfs push`; word counts run with Disco's Python
+client (files/wordcount.py) and every count is compared with collections.Counter over the same text. Then a
+slave's Disco node is killed while a job runs on it, and a word count's reduce output goes gzipped to moto's
+S3 through disco_s3.s3_line_output_stream (installed on the nodes by disco_jobtools). The figures measured on
+the nodes (Disco build, slave join, word-count times) are printed at the end (pytest -s).
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import json
+import random
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import boto3
+import pytest
+
+MASTER = "disco-master"
+SLAVES = ["disco-slave1", "disco-slave2"]
+MOTO = "disco-molecule-moto"  # started by create.yml on the scenario's network
+MOTO_ON_NETWORK = f"http://{MOTO}:5000"  # S3 as the nodes reach it
+WORKDIR = "/tmp/molecule-disco"  # on the master, the verifier's files (owned by disco)
+JOB = Path(__file__).resolve().parent.parent / "files" / "wordcount.py"
+SEED = 20261124
+PARTS = 8
+PART_BYTES = 512 * 1024
+PARTITIONS = 2
+# Fake credentials: moto accepts any.
+FAKE_KEY = "AKIAIOSFODNN7EXAMPLE"
+FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+REGION = "us-east-1"
+RUN = str(int(time.time()))  # names of this verify run (tags, jobs, keys): verify can run again on the same cluster
+FIGURES: dict[str, str] = {}
+
+
+def docker(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def as_disco(*argv: str, timeout: float = 300) -> str:
+    """Run argv on the master as disco in WORKDIR (as a user logged in there would)."""
+    return docker("exec", "-u", "disco", "-w", WORKDIR, MASTER, *argv, timeout=timeout).stdout
+
+
+def master_python(code: str) -> object:
+    """Run Python on the master as disco; code prints one JSON value."""
+    return json.loads(as_disco("python3", "-c", code))
+
+
+def nodeinfo() -> dict[str, dict]:
+    return master_python("import json; from disco.core import Disco; print(json.dumps(Disco().nodeinfo()))")
+
+
+def read_master(path: str) -> str:
+    return docker("exec", MASTER, "cat", path).stdout
+
+
+def write_master(path: str, content: str) -> None:
+    subprocess.run(  # as disco: the file is disco's
+        ["docker", "exec", "-i", "-u", "disco", MASTER, "sh", "-c", f"cat > {path}"],
+        input=content,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+
+def job_config(name: str, tag: str, s3: dict | None = None) -> str:
+    """Write a wordcount.py config on the master; returns its path."""
+    path = f"{WORKDIR}/{name}.json"
+    write_master(path, json.dumps({"name": name, "input": [f"tag://{tag}"], "partitions": PARTITIONS, "s3": s3}))
+    return path
+
+
+def run_job(name: str, tag: str, s3: dict | None = None) -> dict:
+    config = job_config(name, tag, s3)
+    as_disco("python3", f"{WORKDIR}/wordcount.py", config, f"{WORKDIR}/{name}.out", timeout=600)
+    return json.loads(read_master(f"{WORKDIR}/{name}.out"))
+
+
+def assigned_hosts(events: list[list[str]], stage: str) -> collections.Counter[str]:
+    """Tasks of a stage per host, from the master's 'map:3 assigned to disco-slave1' events."""
+    found: collections.Counter[str] = collections.Counter()
+    for entry in events:
+        match = re.fullmatch(rf"{stage}:\d+ assigned to (\S+)", entry[2])
+        if match:
+            found[match.group(1)] += 1
+    return found
+
+
+def seconds_between(start: datetime, end: datetime) -> float:
+    return round((end - start).total_seconds(), 1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figures() -> Iterator[dict[str, str]]:
+    yield FIGURES
+    print("\n==== measured figures (molecule/disco) ====")
+    for label, value in FIGURES.items():
+        print(f"  {label:<42} {value}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def workdir() -> str:
+    """WORKDIR on the master with the job script, owned by disco."""
+    docker("exec", MASTER, "mkdir", "-p", f"{WORKDIR}/corpus")
+    docker("cp", str(JOB), f"{MASTER}:{WORKDIR}/wordcount.py")
+    docker("exec", MASTER, "chown", "-R", "disco:disco", WORKDIR)
+    return WORKDIR
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, collections.Counter[str]]:
+    """4 MiB of text in 8 files, the same for every run (fixed seed), pushed to a DDFS tag; its word counts."""
+    rng = random.Random(SEED)
+    syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "en", "da", "po", "qu", "ri", "sa", "ul", "xe"]
+    words = ("".join(rng.choice(syllables) for syllable in range(rng.randint(1, 4))) for word in range(8000))
+    vocabulary = sorted(set(words))
+    vocabulary += ["Disco,", "MapReduce.", "(spot)", "naïve", "café"]  # punctuation and non-ASCII words too
+    rng.shuffle(vocabulary)
+    weights = [1.0 / (rank + 1) for rank in range(len(vocabulary))]  # Zipf-like, as words in real text
+    directory = tmp_path_factory.mktemp("corpus")
+    expected: collections.Counter[str] = collections.Counter()
+    for part in range(PARTS):
+        lines, size = [], 0
+        while size < PART_BYTES:
+            line = " ".join(rng.choices(vocabulary, weights, k=rng.randint(4, 16)))
+            lines.append(line)
+            size += len(line.encode()) + 1
+        text = "\n".join(lines) + "\n"
+        (directory / f"part-{part:02d}").write_text(text, encoding="utf-8")
+        expected.update(text.split())  # the plain Python count
+    docker("cp", f"{directory}/.", f"{MASTER}:{WORKDIR}/corpus")
+    docker("exec", MASTER, "chown", "-R", "disco:disco", f"{WORKDIR}/corpus")
+    tag = f"data:molecule-corpus-{RUN}"
+    started = time.monotonic()
+    parts = [f"{WORKDIR}/corpus/part-{part:02d}" for part in range(PARTS)]
+    as_disco("ddfs", "push", tag, *parts)
+    FIGURES["ddfs push, 4 MiB (8 blobs x 2 replicas)"] = f"{time.monotonic() - started:.1f} s"
+    FIGURES["corpus: words / distinct words"] = f"{sum(expected.values())} / {len(expected)}"
+    return tag, expected
+
+
+def test_disco_built_on_the_master_and_installed_everywhere() -> None:
+    build_id = read_master("/usr/lib/disco/BUILD-ID").strip()
+    for node in SLAVES:
+        assert docker("exec", node, "cat", "/usr/lib/disco/BUILD-ID").stdout.strip() == build_id
+        # Slaves get the built tree and runtime packages only: no compiler, no build directory.
+        assert docker("exec", node, "test", "-e", "/var/cache/disco-install", check=False).returncode != 0
+        status = docker("exec", node, "dpkg-query", "-W", "-f", "${Status}", "erlang-dev", check=False).stdout
+        assert "installed" not in status.split()
+
+    # Build figures from the master's own records: apt's history, the build directory's file times.
+    history = read_master("/var/log/apt/history.log").split("\n\n")
+    build_apt = next(entry for entry in history if re.search(r"^Install:.*\berlang-dev\b", entry, re.M))
+    apt_start, apt_end = (
+        datetime.strptime(re.search(rf"^{key}: (.+)$", build_apt, re.M).group(1).strip(), "%Y-%m-%d  %H:%M:%S")
+        for key in ("Start-Date", "End-Date")
+    )
+    stamps = docker(
+        "exec",
+        MASTER,
+        "stat",
+        "-c",
+        "%Y",
+        "/var/cache/disco-install/src",
+        "/var/cache/disco-install/patches",
+        f"/var/cache/disco-install/disco-{build_id}.tar.gz",
+    ).stdout.split()
+    sources, patched, packed = (int(stamp) for stamp in stamps)
+    FIGURES["build: apt of the build packages (master)"] = f"{seconds_between(apt_start, apt_end):.0f} s"
+    FIGURES["build: sources in, patches, make, pack"] = f"{packed - sources} s"
+    FIGURES["build: make install + pack alone"] = f"{packed - patched} s"
+
+
+def test_both_slaves_joined_and_the_master_runs_no_tasks() -> None:
+    info = nodeinfo()
+    assert sorted(info) == SLAVES  # master multiplier 0: not in the node table
+    vcpus = int(docker("exec", SLAVES[0], "nproc", "--all").stdout)
+    for node in SLAVES:
+        assert info[node]["connected"], info
+        assert info[node]["max_workers"] == vcpus  # vCPUs x slave multiplier 1
+        assert not info[node]["blacklisted"]
+
+    # How long the slaves took to join, from the master's log of the converge run: the master's (last) boot,
+    # the node table set by disco_nodetable, each slave's Erlang node started by the master over SSH.
+    log = read_master("/srv/disco/log/console.log").splitlines()
+
+    def when(line: str) -> datetime:
+        return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
+
+    for node in SLAVES:
+        added = next(i for i, line in enumerate(log) if f'Adding new node "{node}"' in line)
+        boot = max(i for i, line in enumerate(log[:added]) if "DISCO BOOTS" in line)
+        started = next(line for line in log[added:] if "Node started at" in line and f'on "{node}"' in line)
+        FIGURES[f"join {node}: master start -> table set"] = f"{seconds_between(when(log[boot]), when(log[added]))} s"
+        FIGURES[f"join {node}: table set -> node up"] = f"{seconds_between(when(log[added]), when(started))} s"
+
+
+def test_job_helpers_on_every_node() -> None:
+    for node in [MASTER, *SLAVES]:
+        out = docker("exec", "-u", "disco", node, "python3", "-c", "import disco_s3; print(disco_s3.__file__)").stdout
+        assert out.strip() == "/usr/lib/python3/dist-packages/disco_s3.py"
+
+
+def test_word_count_over_both_slaves(corpus: tuple[str, collections.Counter[str]]) -> None:
+    tag, expected = corpus
+    result = run_job(f"molecule-wc-{RUN}", tag)
+    assert result["status"] == "ready", result["error"]
+    assert result["counts"] == dict(expected)  # every word, every count
+    maps = assigned_hosts(result["events"], "map")
+    assert set(maps) == set(SLAVES), f"map tasks per host: {dict(maps)}"
+    FIGURES["word count, 4 MiB (submit -> results)"] = f"{result['seconds']} s"
+    FIGURES["  map tasks per slave"] = ", ".join(f"{host} {count}" for host, count in sorted(maps.items()))
+
+
+def test_a_slave_killed_during_a_job(corpus: tuple[str, collections.Counter[str]]) -> None:
+    """Kill disco-slave2's Erlang node and workers while it runs tasks: the job completes, exact, on disco-slave1.
+
+    What Disco does (asserted below): the master reports the lost connection and each task that ran there as
+    failed on the node, retries it after a pause on a node that works (the inputs have a replica on each slave),
+    and restarts the killed node over SSH about 15 s later.
+    """
+    tag, expected = corpus
+    name = f"molecule-kill-{RUN}"
+    config = job_config(name, tag)
+    job = subprocess.Popen(
+        ["docker", "exec", "-u", "disco", "-w", WORKDIR, MASTER, "python3", "wordcount.py", config, f"{name}.out"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        victim = SLAVES[1]
+        deadline = time.monotonic() + 60
+        job_name = ""
+        while time.monotonic() < deadline:
+            job_name = job_name or docker("exec", MASTER, "cat", f"{WORKDIR}/{name}.out.name", check=False).stdout
+            if job_name and victim in assigned_hosts(job_events(job_name), "map"):
+                break
+            assert job.poll() is None, "the job ended before a task ran on the slave to kill"
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"no map task of {job_name or name} was assigned to {victim} within 60 s")
+        pids = docker("exec", victim, "pgrep", "-u", "disco").stdout.split()
+        commands = docker("exec", victim, "ps", "-o", "args=", "-p", ",".join(pids)).stdout
+        assert "disco_8989_slave" in commands  # the slave's Erlang node is among them
+        killed_at = time.monotonic()
+        docker("exec", victim, "kill", "-9", *pids, check=False)  # short-lived helpers may be gone already
+        assert "disco_8989_slave" not in docker("exec", victim, "ps", "-o", "args=", "-u", "disco", check=False).stdout
+        job_stderr = job.communicate(timeout=300)[1]
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 0, job_stderr
+    result = json.loads(read_master(f"{WORKDIR}/{name}.out"))
+    messages = [entry[2] for entry in result["events"]]
+    failed = [m for m in messages if re.fullmatch(rf'Task map:\d+ failed on "{victim}".*', m)]
+    assert failed, "\n".join(messages)  # the loss is reported per task
+    assert any("Connection lost to the node" in m for m in messages)
+    assert result["status"] == "ready", result["error"]  # ... and the job completes
+    assert result["counts"] == dict(expected)  # with every count exact
+    done = {int(match.group(1)) for m in messages if (match := re.match(r"DONE: \[map:(\d+)\]", m))}
+    assert done == set(range(PARTS))  # every map task finished somewhere
+    # The killed node comes back: the master restarts it over SSH.
+    while not nodeinfo()[victim]["connected"]:
+        assert time.monotonic() - killed_at < 120, f"{victim} did not rejoin within 120 s"
+        time.sleep(1)
+    FIGURES["word count, disco-slave2 killed mid-job"] = f"{result['seconds']} s"
+    FIGURES["  tasks failed there, retried elsewhere"] = str(len(failed))
+    FIGURES["  killed slave: kill -> connected again"] = f"{time.monotonic() - killed_at:.0f} s"
+
+
+def job_events(job_name: str) -> list[list[str]]:
+    return master_python(
+        "import json, sys; from disco.core import Disco; "
+        f"print(json.dumps([list(item[1]) for item in Disco().events({job_name!r})]))"
+    )
+
+
+def test_word_count_to_s3_through_disco_s3(corpus: tuple[str, collections.Counter[str]]) -> None:
+    """Reduce output streamed gzipped to moto's S3 (on the scenario's network) by the installed disco_s3."""
+    tag, expected = corpus
+    published = docker("port", MOTO, "5000/tcp").stdout.split()[0]  # 127.0.0.1:<port>
+    assert published.startswith("127.0.0.1:")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://{published}",
+        aws_access_key_id=FAKE_KEY,
+        aws_secret_access_key=FAKE_SECRET,
+        region_name=REGION,
+    )
+    bucket = f"molecule-disco-{RUN}"
+    s3.create_bucket(Bucket=bucket)
+    params = {
+        "BUCKET_NAME": bucket,
+        "ENDPOINT_URL": MOTO_ON_NETWORK,
+        "AWS_KEY": FAKE_KEY,
+        "AWS_SECRET": FAKE_SECRET,
+        "AWS_REGION": REGION,
+        "gzip": True,
+        "KEY_PREFIX": "results/",
+    }
+    result = run_job(f"molecule-s3-{RUN}", tag, s3=params)
+    assert result["status"] == "ready", result["error"]
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"results/{result['job']}/")
+    keys = sorted(item["Key"] for item in listing.get("Contents", []))
+    assert keys == [f"results/{result['job']}/part-{partition:05d}.gz" for partition in range(PARTITIONS)]
+    counts: collections.Counter[str] = collections.Counter()
+    for key in keys:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert body[:2] == b"\x1f\x8b"  # gzip
+        for line in gzip.decompress(body).decode("utf-8").splitlines():
+            word, count = line.split("\t")
+            assert word not in counts  # each word in one partition, once
+            counts[word] = int(count)
+    assert counts == expected
+    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")  # nothing left half-done
+    reduces = assigned_hosts(result["events"], "reduce")
+    FIGURES["word count to S3 via disco_s3, gzip"] = f"{result['seconds']} s"
+    FIGURES["  reduce tasks per slave"] = ", ".join(f"{host} {count}" for host, count in sorted(reduces.items()))
