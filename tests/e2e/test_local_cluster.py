@@ -364,8 +364,9 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud, capsys: pytest.Captur
     assert set(nodes) <= set(recap), recap
     assert {host: counts["changed"] for host, counts in recap.items() if counts["changed"]} == {}, recap
 
-    # 3. A word count into moto's S3, read back here.
+    # 3. A word count into moto's S3 (a bucket made here), read back here.
     assert cloud.node_table() == cloud.live_hostnames()
+    cloud.client("s3").create_bucket(Bucket=BUCKET)
     first = cloud.word_count("run1", texts_for(1, 8))
     assert any(host != nodes[cloud.master()]["labels"]["disposable-disco-hostname"] for host in first["tasks_by_host"])
 
