@@ -37,7 +37,6 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SCRIPT = REPO / "scripts" / "local-cluster.sh"
-FALLBACK = HERE / "disco-fallback.yml"
 JOB = HERE / "wordcount_job.py"
 DISCO_S3 = REPO / "plugins" / "module_utils" / "disco_s3.py"
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -66,11 +65,6 @@ def docker(*args: str, check: bool = True) -> str:
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
-
-
-def configure_has_disco() -> bool:
-    """Whether playbooks/configure.yml installs Disco itself (its Disco plays, tagged disco)."""
-    return "disposable.disco.disco_install" in (REPO / "playbooks" / "configure.yml").read_text()
 
 
 def recap_of(output: str) -> dict[str, dict[str, int]]:
@@ -133,36 +127,8 @@ class LocalCloud:
         self.timings.append((label, phases))
         return output
 
-    def fallback(self, label: str) -> str:
-        """Disco through tests/e2e/disco-fallback.yml, while configure.yml has no Disco plays yet."""
-        started = time.monotonic()
-        result = subprocess.run(
-            [
-                "ansible-playbook",
-                str(FALLBACK),
-                "-e",
-                f"@{self.config_path}",
-                "-e",
-                f"disco_install_sources_dir={self.env['DISCO_SOURCES']}",
-            ],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=STEP_TIMEOUT,
-            check=False,
-        )
-        output = result.stdout + result.stderr
-        (self.workdir / f"{label}.log").write_text(output)
-        assert result.returncode == 0, f"disco-fallback.yml failed ({label}):\n{output[-8000:]}"
-        self.timings.append((label, {"wall": time.monotonic() - started}))
-        return output
-
     def launch(self, label: str) -> str:
-        output = self.script("up", label=label)
-        if not configure_has_disco():
-            self.fallback(label + "-disco")
-        return output
+        return self.script("up", label=label)
 
     def containers(self, role: str | None = None) -> dict[str, dict]:
         """The cluster's node containers (name -> labels, state)."""
@@ -337,11 +303,8 @@ def local_cloud(
                 print(f"  {label:<18} " + "  ".join(f"{name} {value:.1f}" for name, value in phases.items()))
 
 
-def test_local_cluster_end_to_end(local_cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> None:
+def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     cloud = local_cloud
-    if not configure_has_disco():
-        with capsys.disabled():
-            print("\nNOTE: playbooks/configure.yml has no Disco plays yet: tests/e2e/disco-fallback.yml installs Disco")
 
     # 1. Launch: moto in a container, 1 master + 2 slaves as containers, configured, Disco built and started.
     output = cloud.launch("launch")
@@ -368,6 +331,7 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud, capsys: pytest.Captur
     assert cloud.node_table() == cloud.live_hostnames()
     cloud.client("s3").create_bucket(Bucket=BUCKET)
     first = cloud.word_count("run1", texts_for(1, 8))
+    assert not first["shipped_disco_s3"], "disco_s3 is on the nodes' python3 path (role disco_jobtools)"
     assert any(host != nodes[cloud.master()]["labels"]["disposable-disco-hostname"] for host in first["tasks_by_host"])
 
     # 4. Spot loss: a slave's instance is terminated in moto; the next launch replaces it.
