@@ -3,7 +3,8 @@
     python3 wordcount.py CONFIG.json RESULT.json
 
 CONFIG: {"name": job name prefix, "input": [input URLs, e.g. tag://data:...], "partitions": N,
-"s3": null or the disco_s3 params of the S3 output (BUCKET_NAME, ENDPOINT_URL, AWS_KEY, ...)}.
+"s3": null or the disco_s3 params of the S3 output (BUCKET_NAME, ENDPOINT_URL, AWS_KEY, ...),
+"map_delay": optional seconds each map task waits before it maps (so that a task is running when a slave is killed)}.
 
 Without "s3" the reduce output stays in Disco (local result files on the slaves) and is read back with
 result_iterator; with "s3" every reduce partition goes through disco_s3.s3_line_output_stream (installed on
@@ -32,6 +33,12 @@ def fun_map(line: bytes, params: Any) -> Iterator[tuple[bytes, int]]:
         yield word, 1
 
 
+def fun_map_init(input_iter: Iterable[bytes], params: Any) -> None:
+    import time
+
+    time.sleep(params["map_delay"])  # each map task is surely running for this long (the slave-kill test)
+
+
 def fun_reduce(entries: Iterable[tuple[bytes, int]], out: Any, params: Any) -> None:
     from disco.util import kvgroup
 
@@ -53,6 +60,9 @@ def main() -> None:
         "reduce": fun_reduce,
         "partitions": config["partitions"],
     }
+    if config.get("map_delay"):
+        jobargs["map_init"] = fun_map_init
+        jobargs["params"] = {"map_delay": config["map_delay"]}
     if config.get("s3"):
         import disco_s3  # from the node's python3 path (role disco_jobtools), as on every slave
 

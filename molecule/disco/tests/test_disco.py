@@ -13,9 +13,13 @@ from __future__ import annotations
 import collections
 import gzip
 import json
+import os
 import random
 import re
+import shutil
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -30,10 +34,12 @@ MOTO = "disco-molecule-moto"  # started by create.yml on the scenario's network
 MOTO_ON_NETWORK = f"http://{MOTO}:5000"  # S3 as the nodes reach it
 WORKDIR = "/tmp/molecule-disco"  # on the master, the verifier's files (owned by disco)
 JOB = Path(__file__).resolve().parent.parent / "files" / "wordcount.py"
+DISCO_S3 = Path(__file__).resolve().parents[3] / "plugins" / "module_utils" / "disco_s3.py"
 SEED = 20261124
 PARTS = 8
 PART_BYTES = 512 * 1024
 PARTITIONS = 2
+MAP_DELAY = 6  # seconds each map task of the slave-kill job waits first: the kill surely hits running tasks
 # Fake credentials: moto accepts any.
 FAKE_KEY = "AKIAIOSFODNN7EXAMPLE"
 FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -77,10 +83,11 @@ def write_master(path: str, content: str) -> None:
     )
 
 
-def job_config(name: str, tag: str, s3: dict | None = None) -> str:
+def job_config(name: str, tag: str, s3: dict | None = None, map_delay: float = 0) -> str:
     """Write a wordcount.py config on the master; returns its path."""
     path = f"{WORKDIR}/{name}.json"
-    write_master(path, json.dumps({"name": name, "input": [f"tag://{tag}"], "partitions": PARTITIONS, "s3": s3}))
+    config = {"name": name, "input": [f"tag://{tag}"], "partitions": PARTITIONS, "s3": s3, "map_delay": map_delay}
+    write_master(path, json.dumps(config))
     return path
 
 
@@ -109,7 +116,7 @@ def figures() -> Iterator[dict[str, str]]:
     yield FIGURES
     print("\n==== measured figures (molecule/disco) ====")
     for label, value in FIGURES.items():
-        print(f"  {label:<42} {value}")
+        print(f"  {label:<46} {value}")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -229,13 +236,17 @@ def test_word_count_over_both_slaves(corpus: tuple[str, collections.Counter[str]
 def test_a_slave_killed_during_a_job(corpus: tuple[str, collections.Counter[str]]) -> None:
     """Kill disco-slave2's Erlang node and workers while it runs tasks: the job completes, exact, on disco-slave1.
 
+    The job's map tasks wait MAP_DELAY seconds before mapping, so the ones assigned to disco-slave2 are running
+    when its processes are killed (a task that had finished there would only delay the shuffle until the node is
+    back: its output stays on the node's disk).
+
     What Disco does (asserted below): the master reports the lost connection and each task that ran there as
     failed on the node, retries it after a pause on a node that works (the inputs have a replica on each slave),
     and restarts the killed node over SSH about 15 s later.
     """
     tag, expected = corpus
     name = f"molecule-kill-{RUN}"
-    config = job_config(name, tag)
+    config = job_config(name, tag, map_delay=MAP_DELAY)
     job = subprocess.Popen(
         ["docker", "exec", "-u", "disco", "-w", WORKDIR, MASTER, "python3", "wordcount.py", config, f"{name}.out"],
         stdout=subprocess.PIPE,
@@ -279,7 +290,7 @@ def test_a_slave_killed_during_a_job(corpus: tuple[str, collections.Counter[str]
         assert time.monotonic() - killed_at < 120, f"{victim} did not rejoin within 120 s"
         time.sleep(1)
     FIGURES["word count, disco-slave2 killed mid-job"] = f"{result['seconds']} s"
-    FIGURES["  tasks failed there, retried elsewhere"] = str(len(failed))
+    FIGURES["  map tasks failed there, then retried"] = str(len(failed))
     FIGURES["  killed slave: kill -> connected again"] = f"{time.monotonic() - killed_at:.0f} s"
 
 
@@ -290,12 +301,12 @@ def job_events(job_name: str) -> list[list[str]]:
     )
 
 
-def test_word_count_to_s3_through_disco_s3(corpus: tuple[str, collections.Counter[str]]) -> None:
-    """Reduce output streamed gzipped to moto's S3 (on the scenario's network) by the installed disco_s3."""
-    tag, expected = corpus
+@pytest.fixture(scope="module")
+def s3_bucket() -> tuple[object, str]:
+    """A bucket in moto's S3, through the port moto's container publishes on 127.0.0.1; (client, bucket)."""
     published = docker("port", MOTO, "5000/tcp").stdout.split()[0]  # 127.0.0.1:<port>
     assert published.startswith("127.0.0.1:")
-    s3 = boto3.client(
+    client = boto3.client(
         "s3",
         endpoint_url=f"http://{published}",
         aws_access_key_id=FAKE_KEY,
@@ -303,8 +314,13 @@ def test_word_count_to_s3_through_disco_s3(corpus: tuple[str, collections.Counte
         region_name=REGION,
     )
     bucket = f"molecule-disco-{RUN}"
-    s3.create_bucket(Bucket=bucket)
-    params = {
+    client.create_bucket(Bucket=bucket)
+    return client, bucket
+
+
+def s3_params(bucket: str) -> dict:
+    """disco_s3 params of the jobs: moto's S3 as the nodes reach it, gzipped objects under results/."""
+    return {
         "BUCKET_NAME": bucket,
         "ENDPOINT_URL": MOTO_ON_NETWORK,
         "AWS_KEY": FAKE_KEY,
@@ -313,11 +329,13 @@ def test_word_count_to_s3_through_disco_s3(corpus: tuple[str, collections.Counte
         "gzip": True,
         "KEY_PREFIX": "results/",
     }
-    result = run_job(f"molecule-s3-{RUN}", tag, s3=params)
-    assert result["status"] == "ready", result["error"]
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"results/{result['job']}/")
+
+
+def s3_counts(s3: object, bucket: str, job: str) -> collections.Counter[str]:
+    """The word counts a job wrote to S3: one gzip object per reduce partition, word<TAB>count lines."""
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"results/{job}/")
     keys = sorted(item["Key"] for item in listing.get("Contents", []))
-    assert keys == [f"results/{result['job']}/part-{partition:05d}.gz" for partition in range(PARTITIONS)]
+    assert keys == [f"results/{job}/part-{partition:05d}.gz" for partition in range(PARTITIONS)]
     counts: collections.Counter[str] = collections.Counter()
     for key in keys:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -326,8 +344,119 @@ def test_word_count_to_s3_through_disco_s3(corpus: tuple[str, collections.Counte
             word, count = line.split("\t")
             assert word not in counts  # each word in one partition, once
             counts[word] = int(count)
-    assert counts == expected
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")  # nothing left half-done
+    return counts
+
+
+def test_word_count_to_s3_through_disco_s3(
+    corpus: tuple[str, collections.Counter[str]], s3_bucket: tuple[object, str]
+) -> None:
+    """Reduce output streamed gzipped to moto's S3 (on the scenario's network) by the installed disco_s3."""
+    tag, expected = corpus
+    s3, bucket = s3_bucket
+    result = run_job(f"molecule-s3-{RUN}", tag, s3=s3_params(bucket))
+    assert result["status"] == "ready", result["error"]
+    assert s3_counts(s3, bucket, result["job"]) == expected
     reduces = assigned_hosts(result["events"], "reduce")
     FIGURES["word count to S3 via disco_s3, gzip"] = f"{result['seconds']} s"
     FIGURES["  reduce tasks per slave"] = ", ".join(f"{host} {count}" for host, count in sorted(reduces.items()))
+
+
+@pytest.fixture(scope="module")
+def laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """This machine as a user's laptop: an SSH tunnel to the master's 8989 and Disco's Python client.
+
+    As docs/disco-cluster.md says: `ssh -L 8989:localhost:8989 admin@<master>` (here the master's sshd is published
+    on 127.0.0.1; the key is authorised for admin, host key checking stays on) and the client library copied from
+    the master. Yields the environment a job script runs with.
+    """
+    home = tmp_path_factory.mktemp("laptop")
+    key = home / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key), "-C", "molecule-laptop"], check=True)
+    subprocess.run(
+        ["docker", "exec", "-i", MASTER, "sh", "-c", "cat >> /home/admin/.ssh/authorized_keys"],
+        input=Path(f"{key}.pub").read_text(),
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    ssh_port = docker("port", MASTER, "22/tcp").stdout.split()[0].rsplit(":", 1)[1]
+    host_key = " ".join(docker("exec", MASTER, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[:2])
+    (home / "known_hosts").write_text(f"[127.0.0.1]:{ssh_port} {host_key}\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        local_port = probe.getsockname()[1]
+    client = home / "client"
+    client.mkdir()
+    for package in ("disco", "clx"):  # Disco's client, exactly the master's (patched for Python 3.11)
+        docker("cp", f"{MASTER}:/usr/lib/python3/dist-packages/{package}", str(client / package))
+    shutil.copy(DISCO_S3, client / "disco_s3.py")  # the collection's, for the job's reduce_output_stream
+    # fmt: off
+    tunnel = subprocess.Popen([
+        "ssh", "-N", "-i", str(key), "-p", ssh_port, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+        "-o", f"UserKnownHostsFile={home / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes",
+        "-o", "ExitOnForwardFailure=yes", "-L", f"127.0.0.1:{local_port}:localhost:8989", "admin@127.0.0.1",
+    ])
+    # fmt: on
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert tunnel.poll() is None, "ssh -L ended"
+            with socket.socket() as attempt:
+                if attempt.connect_ex(("127.0.0.1", local_port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "the tunnel did not open within 30 s"
+            time.sleep(0.3)
+        env = dict(os.environ)
+        env.update(
+            {
+                "PYTHONPATH": str(client),
+                "DISCO_MASTER": f"http://localhost:{local_port}",
+                "DISCO_PROXY": f"http://localhost:{local_port}",
+                "DISCO_HOME": str(home),  # the client wants one; nothing is read from it
+                "HOME": str(home),  # no ~/.disco settings file
+            }
+        )
+        yield {"env": env, "dir": str(home)}
+    finally:
+        tunnel.terminate()
+        tunnel.wait(timeout=30)
+
+
+def test_job_from_a_laptop_through_the_ssh_tunnel(
+    corpus: tuple[str, collections.Counter[str]], s3_bucket: tuple[object, str], laptop: dict
+) -> None:
+    """Submitted from outside the cluster, through `ssh -L 8989:localhost:8989`, its output read from S3."""
+    tag, expected = corpus
+    s3, bucket = s3_bucket
+    env, home = laptop["env"], Path(laptop["dir"])
+    info = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json; from disco.core import Disco; print(json.dumps(sorted(Disco().nodeinfo())))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(info.stdout) == SLAVES  # the master's API answers through the tunnel
+    config = home / "laptop.json"
+    name = f"molecule-laptop-{RUN}"
+    config.write_text(
+        json.dumps({"name": name, "input": [f"tag://{tag}"], "partitions": PARTITIONS, "s3": s3_params(bucket)})
+    )
+    subprocess.run(
+        [sys.executable, str(JOB), str(config), str(home / "laptop.out")],
+        env=env,
+        cwd=home,
+        check=True,
+        timeout=600,
+    )
+    result = json.loads((home / "laptop.out").read_text())
+    assert result["status"] == "ready", result["error"]
+    assert set(assigned_hosts(result["events"], "map")) <= set(SLAVES)
+    assert s3_counts(s3, bucket, result["job"]) == expected
+    FIGURES["word count from the laptop via the tunnel, to S3"] = f"{result['seconds']} s"
