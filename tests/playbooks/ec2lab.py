@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-from support.motoserver import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION, MotoServer
+from support.motoserver import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, MotoServer
 
 REPO = Path(__file__).resolve().parents[2]
 TAG_KEY = "disposabledisco"
@@ -49,13 +48,7 @@ class Lab:
     config: dict[str, Any] = field(default_factory=dict)
 
     def ec2(self) -> Any:
-        return boto3.client(
-            "ec2",
-            endpoint_url=self.moto.url,
-            region_name=REGION,
-            aws_access_key_id=FAKE_ACCESS_KEY,
-            aws_secret_access_key=FAKE_SECRET_KEY,
-        )
+        return self.moto.client("ec2")
 
     def command(self, args: list[str], env: dict[str, str] | None = None) -> Run:
         self.moto.start_recording()

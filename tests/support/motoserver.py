@@ -11,7 +11,9 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
+import boto3
 from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
@@ -64,6 +66,16 @@ class MotoServer:
         instance = cls(server=server, url=url, env=env)
         instance.start_recording()
         return instance
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this server, with the fake credentials."""
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=self.env["AWS_REGION"],
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def _post(self, path: str) -> bytes:
         request = urllib.request.Request(self.url + path, method="POST", data=b"")

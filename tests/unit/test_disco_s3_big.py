@@ -11,7 +11,6 @@ import sys
 import textwrap
 import zlib
 
-import boto3
 import pytest
 from ansible_collections.disposable.disco.plugins.module_utils import disco_s3
 
@@ -111,13 +110,7 @@ def expected_digest(repeats):
 @pytest.mark.slow
 @pytest.mark.parametrize("use_gzip", [False, True], ids=["plain", "gzip"])
 def test_200_mib_output_in_bounded_memory(moto, use_gzip):
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto.url,
-        region_name=moto.env["AWS_REGION"],
-        aws_access_key_id=moto.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=moto.env["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = moto.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     params = {"BUCKET_NAME": BUCKET, "gzip": use_gzip, "JOB_NAME": "big"}
     result = run_child(STREAM_CHILD, json.dumps(params), str(200 * MIB), env=moto.env)

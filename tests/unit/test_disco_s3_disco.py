@@ -28,7 +28,6 @@ import textwrap
 import types
 import uuid
 
-import boto3
 import pytest
 from ansible_collections.disposable.disco.plugins.module_utils import disco_s3
 
@@ -209,13 +208,7 @@ def random_entries(count, seed=1):
 
 @pytest.fixture()
 def s3(moto):
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto.url,
-        region_name=moto.env["AWS_REGION"],
-        aws_access_key_id=moto.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=moto.env["AWS_SECRET_ACCESS_KEY"],
-    )
+    client = moto.client("s3")
     client.create_bucket(Bucket=BUCKET)
     return client
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-import boto3
 import pytest
-from support.motoserver import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +25,7 @@ def tag(env, ids, *extra):
 
 def test_tags_many_instances_in_one_call_and_only_once(moto, ansible_env):
     env = {**ansible_env, **moto.env}
-    ec2 = boto3.client(
-        "ec2",
-        endpoint_url=moto.url,
-        region_name=REGION,
-        aws_access_key_id=FAKE_ACCESS_KEY,
-        aws_secret_access_key=FAKE_SECRET_KEY,
-    )
+    ec2 = moto.client("ec2")
     ids = [i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=5, MaxCount=5)["Instances"]]
     ec2.create_tags(
         Resources=ids[:1], Tags=[{"Key": "disposabledisco", "Value": "alpha"}, {"Key": "disco-role", "Value": "slave"}]
