@@ -1,59 +1,363 @@
-"""A real moto server on 127.0.0.1 for the tests, with a record of the AWS calls made to it."""
+"""A real moto server on 127.0.0.1 for the tests, made as strict as AWS where the project relies on AWS's rules.
+
+moto is lenient exactly where AWS is strict. :class:`StrictEC2` is a WSGI layer in front of moto's own
+application that enforces what AWS documents and moto ignores:
+
+- **ClientToken** (AWS: "Ensuring idempotency in Amazon EC2 API requests"): a repeated request with the same
+  token and the same parameters gets the *first* answer again and starts nothing; the same token with other
+  parameters is refused with ``IdempotentParameterMismatch``. Applies to RunInstances, CreateFleet and
+  CreateLaunchTemplate.
+- **Spot capacity** (:meth:`StrictEC2.refuse`): chosen instance types and/or zones have no capacity. CreateFleet
+  ``type=instant`` answers as AWS does: the call succeeds, the refused launch-template overrides come back in
+  ``Errors`` (``InsufficientInstanceCapacity`` ...) next to the ``Instances`` launched from the other overrides.
+  RunInstances fails with the error code.
+- **Per-call limits**: TerminateInstances takes at most 1000 instance ids per call, CreateTags at most 1000
+  resource ids (:data:`MAX_IDS_PER_CALL`).
+
+It also records every API action it receives (:meth:`MotoServer.calls`).
+"""
 
 from __future__ import annotations
 
-import base64
 import contextlib
+import io
 import json
 import os
-import tempfile
+import threading
 import urllib.parse
 import urllib.request
+import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from xml.sax.saxutils import escape
 
 import boto3
-from moto.server import ThreadedMotoServer
+from werkzeug.serving import BaseWSGIServer, make_server
 
 REGION = "us-east-1"
 # Fake credentials: moto accepts any; real ones must never be used by the tests.
 FAKE_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+IDEMPOTENT_ACTIONS = frozenset({"RunInstances", "CreateFleet", "CreateLaunchTemplate"})
+# Resource ids one call may name (AWS: TerminateInstances and CreateTags, "up to 1000").
+MAX_IDS_PER_CALL = {"TerminateInstances": "InstanceId.", "CreateTags": "ResourceId."}
+MAX_IDS = 1000
+CAPACITY_MESSAGES = {
+    "InsufficientInstanceCapacity": "We currently do not have sufficient {type} capacity in the Availability Zone "
+    "you requested ({zone}).",
+    "MaxSpotInstanceCountExceeded": "Max spot instance count exceeded",
+    "capacity-not-available": "There is no Spot capacity available that matches your request.",
+}
+
+StartResponse = Callable[..., Any]
+Params = list[tuple[str, str]]
 
 
-def _action_of(entry: dict) -> str | None:
-    """Return the API action of one recorded request (query-protocol services put it in the body or the URL)."""
-    body = entry.get("body") or ""
-    if body:
-        with contextlib.suppress(ValueError):
-            body = base64.b64decode(body).decode("utf-8", "replace")
-    query = urllib.parse.urlsplit(entry.get("uri", "")).query
-    for text in (body, query):
-        action = urllib.parse.parse_qs(text).get("Action")
-        if action:
-            return action[0]
-    target = (entry.get("headers") or {}).get("X-Amz-Target")
+def _action(params: Params, environ: dict[str, Any]) -> str | None:
+    for key, value in params:
+        if key == "Action":
+            return value
+    target = environ.get("HTTP_X_AMZ_TARGET")
     return target.split(".")[-1] if target else None
+
+
+def _error(code: str, message: str, status: str = "400 Bad Request") -> tuple[str, list[tuple[str, str]], bytes]:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+        f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+        f"</Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"
+    ).encode()
+    return status, [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))], body
+
+
+def _overrides(params: Params) -> dict[tuple[str, str], dict[str, str]]:
+    """CreateFleet's ``LaunchTemplateConfigs.N.Overrides.M.Field`` parameters, by (N, M)."""
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for key, value in params:
+        parts = key.split(".")
+        if len(parts) == 5 and parts[0] == "LaunchTemplateConfigs" and parts[2] == "Overrides":
+            found.setdefault((parts[1], parts[3]), {})[parts[4]] = value
+    return found
+
+
+def _template_of(params: Params, config: str) -> dict[str, str]:
+    prefix = f"LaunchTemplateConfigs.{config}.LaunchTemplateSpecification."
+    return {key[len(prefix) :]: value for key, value in params if key.startswith(prefix)}
+
+
+@dataclass
+class Refusal:
+    """No capacity for these instance types (any when empty) in these zones (any when empty), in these markets."""
+
+    instance_types: frozenset[str]
+    zones: frozenset[str]
+    markets: frozenset[str]
+    code: str
+
+    def refuses(self, instance_type: str, zone: str, market: str) -> bool:
+        return (
+            market in self.markets
+            and (not self.instance_types or instance_type in self.instance_types)
+            and (not self.zones or zone in self.zones)
+        )
+
+
+class StrictEC2:
+    """WSGI middleware in front of moto: ClientToken semantics, capacity refusals, per-call limits, a call log."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], zone_of_subnet: Callable[[str], str]) -> None:
+        self.app = app
+        self.zone_of_subnet = zone_of_subnet
+        self.lock = threading.Lock()
+        self.calls: list[str] = []
+        self.tokens: dict[tuple[str, str], tuple[str, tuple[str, list[tuple[str, str]], bytes]]] = {}
+        self.refusals: list[Refusal] = []
+
+    def reset(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.tokens.clear()
+            self.refusals.clear()
+
+    def refuse(
+        self,
+        instance_types: Iterable[str] = (),
+        zones: Iterable[str] = (),
+        markets: Iterable[str] = ("spot",),
+        code: str = "InsufficientInstanceCapacity",
+    ) -> None:
+        """From now on, no capacity for ``instance_types`` in ``zones`` (empty: all) in ``markets``."""
+        with self.lock:
+            self.refusals.append(Refusal(frozenset(instance_types), frozenset(zones), frozenset(markets), code))
+
+    def allow(self) -> None:
+        """Capacity everywhere again."""
+        with self.lock:
+            self.refusals.clear()
+
+    def _refusal(self, instance_type: str, zone: str, market: str) -> Refusal | None:
+        with self.lock:
+            return next((r for r in self.refusals if r.refuses(instance_type, zone, market)), None)
+
+    # --- WSGI ---------------------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        form = environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+        params: Params = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) if form else []
+        params += urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        action = _action(params, environ)
+        if action and not environ.get("PATH_INFO", "").startswith("/moto-api"):
+            with self.lock:
+                self.calls.append(action)
+        status, headers, out = self._handle(environ, action, params, body)
+        start_response(status, headers)
+        return [out]
+
+    def _forward(self, environ: dict[str, Any], body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+        environ = dict(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            answer["status"], answer["headers"] = status, headers
+            return lambda data: None
+
+        chunks = self.app(environ, capture)
+        try:
+            out = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+        headers = [(k, v) for k, v in answer["headers"] if k.lower() != "content-length"]
+        return answer["status"], [*headers, ("Content-Length", str(len(out)))], out
+
+    def _handle(
+        self, environ: dict[str, Any], action: str | None, params: Params, body: bytes
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        limit = MAX_IDS_PER_CALL.get(action or "")
+        if limit and sum(1 for key, _ in params if key.startswith(limit)) > MAX_IDS:
+            return _error("InvalidParameterValue", f"{action}: at most {MAX_IDS} ids per call")
+        token = next((value for key, value in params if key == "ClientToken"), "")
+        if action not in IDEMPOTENT_ACTIONS or not token:
+            return self._dispatch(environ, action, params, body)
+        fingerprint = json.dumps(sorted(p for p in params if p[0] != "ClientToken"))
+        with self.lock:
+            seen = self.tokens.get((action, token))
+        if seen is not None:
+            if seen[0] != fingerprint:
+                return _error(
+                    "IdempotentParameterMismatch",
+                    f"The client token {token} was used before with other parameters.",
+                )
+            return seen[1]
+        answer = self._dispatch(environ, action, params, body)
+        if answer[0].startswith("200"):
+            with self.lock:
+                self.tokens[(action, token)] = (fingerprint, answer)
+        return answer
+
+    def _dispatch(
+        self, environ: dict[str, Any], action: str | None, params: Params, body: bytes
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        if self.refusals and action == "CreateFleet":
+            return self._create_fleet(environ, params, body)
+        if self.refusals and action == "RunInstances":
+            values = dict(params)
+            market = "spot" if values.get("InstanceMarketOptions.MarketType") == "spot" else "on-demand"
+            instance_type = values.get("InstanceType", "m1.small")
+            zone = self._zone(values.get("SubnetId", ""), values.get("Placement.AvailabilityZone", ""))
+            refusal = self._refusal(instance_type, zone, market)
+            if refusal:
+                message = CAPACITY_MESSAGES.get(refusal.code, refusal.code).format(type=instance_type, zone=zone)
+                return _error(refusal.code, message, status="500 Internal Server Error")
+        return self._forward(environ, body)
+
+    def _zone(self, subnet_id: str, zone: str) -> str:
+        if zone or not subnet_id:
+            return zone
+        with contextlib.suppress(Exception):
+            return self.zone_of_subnet(subnet_id)
+        return ""
+
+    def _create_fleet(
+        self, environ: dict[str, Any], params: Params, body: bytes
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        values = dict(params)
+        market = values.get("TargetCapacitySpecification.DefaultTargetCapacityType", "on-demand")
+        refused: set[tuple[str, str]] = set()
+        errors = []
+        for (config, number), override in sorted(_overrides(params).items()):
+            instance_type = override.get("InstanceType", "")
+            zone = self._zone(override.get("SubnetId", ""), override.get("AvailabilityZone", ""))
+            refusal = self._refusal(instance_type, zone, market)
+            if refusal:
+                refused.add((config, number))
+                message = CAPACITY_MESSAGES.get(refusal.code, refusal.code).format(type=instance_type, zone=zone)
+                errors.append((_template_of(params, config), override, market, refusal.code, message))
+        if not refused:
+            return self._forward(environ, body)
+        kept = _renumbered(params, refused)
+        if not _overrides(kept):
+            answer = _fleet_response(f"fleet-{uuid.uuid4()}", "<fleetInstanceSet/>")
+        else:
+            answer = self._forward(environ, urllib.parse.urlencode(kept).encode())
+            if not answer[0].startswith("200"):
+                return answer
+        status, headers, out = answer
+        error_xml = "<errorSet>" + "".join(_error_item(*error) for error in errors) + "</errorSet>"
+        out = out.replace(b"</CreateFleetResponse>", error_xml.encode() + b"</CreateFleetResponse>")
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        return status, [*headers, ("Content-Length", str(len(out)))], out
+
+
+def _renumbered(params: Params, dropped: set[tuple[str, str]]) -> Params:
+    """``params`` without the dropped overrides, the others renumbered 1, 2, ... per launch template config."""
+    numbers: dict[tuple[str, str], int] = {}
+    for config, number in sorted(
+        {(k.split(".")[1], k.split(".")[3]) for k, _ in params if k.count(".") == 4 and ".Overrides." in k},
+        key=lambda cn: (int(cn[0]), int(cn[1])),
+    ):
+        if (config, number) not in dropped:
+            numbers[(config, number)] = sum(1 for key in numbers if key[0] == config) + 1
+    out: Params = []
+    for key, value in params:
+        parts = key.split(".")
+        if len(parts) == 5 and parts[0] == "LaunchTemplateConfigs" and parts[2] == "Overrides":
+            new = numbers.get((parts[1], parts[3]))
+            if new is None:
+                continue
+            key = ".".join([*parts[:3], str(new), parts[4]])
+        out.append((key, value))
+    return out
+
+
+def _fleet_response(fleet_id: str, instances_xml: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<CreateFleetResponse xmlns="{EC2_XMLNS}">'
+        f"<requestId>{uuid.uuid4()}</requestId><fleetId>{fleet_id}</fleetId>{instances_xml}</CreateFleetResponse>"
+    ).encode()
+    return "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))], body
+
+
+def _error_item(template: dict[str, str], override: dict[str, str], market: str, code: str, message: str) -> str:
+    spec = "".join(
+        f"<{tag}>{escape(template[key])}</{tag}>"
+        for key, tag in (
+            ("LaunchTemplateId", "launchTemplateId"),
+            ("LaunchTemplateName", "launchTemplateName"),
+            ("Version", "version"),
+        )
+        if key in template
+    )
+    over = "".join(
+        f"<{tag}>{escape(override[key])}</{tag}>"
+        for key, tag in (
+            ("InstanceType", "instanceType"),
+            ("SubnetId", "subnetId"),
+            ("AvailabilityZone", "availabilityZone"),
+            ("MaxPrice", "maxPrice"),
+        )
+        if key in override
+    )
+    return (
+        "<item><launchTemplateAndOverrides>"
+        f"<launchTemplateSpecification>{spec}</launchTemplateSpecification><overrides>{over}</overrides>"
+        f"</launchTemplateAndOverrides><lifecycle>{market}</lifecycle>"
+        f"<errorCode>{escape(code)}</errorCode><errorMessage>{escape(message)}</errorMessage></item>"
+    )
+
+
+def _zone_of_subnet(subnet_id: str) -> str:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[DEFAULT_ACCOUNT_ID][REGION].get_subnet(subnet_id).availability_zone
+
+
+class _Server:
+    """moto's application behind :class:`StrictEC2`, served by werkzeug in a thread (as ThreadedMotoServer does)."""
+
+    def __init__(self, strict: StrictEC2) -> None:
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+        self.httpd: BaseWSGIServer = make_server("127.0.0.1", 0, strict, True, request_handler=MotoRequestHandler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self.httpd.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.thread.join()
 
 
 @dataclass
 class MotoServer:
-    """moto's ThreadedMotoServer with its request recorder switched on."""
+    """moto's server behind the strict layer, on a free port of 127.0.0.1."""
 
-    server: ThreadedMotoServer
+    server: _Server
+    strict: StrictEC2
     url: str
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def start(cls) -> MotoServer:
-        os.environ["MOTO_ENABLE_RECORDING"] = "True"
-        # The recorder appends to this file (default: ./moto_recording); keep it out of the work tree.
-        fd, path = tempfile.mkstemp(prefix="disco-moto-recording-")
-        os.close(fd)
-        os.environ["MOTO_RECORDER_FILEPATH"] = path
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
+        amis = os.environ.get("DISCO_TEST_AMIS_PATH")
+        if amis:
+            os.environ.setdefault("MOTO_AMIS_PATH", amis)
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        strict = StrictEC2(DomainDispatcherApplication(create_backend_app), _zone_of_subnet)
+        server = _Server(strict)
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
         env = {
@@ -63,9 +367,7 @@ class MotoServer:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
         }
-        instance = cls(server=server, url=url, env=env)
-        instance.start_recording()
-        return instance
+        return cls(server=server, strict=strict, url=url, env=env)
 
     def client(self, service: str) -> Any:
         """A boto3 client for this server, with the fake credentials."""
@@ -83,21 +385,32 @@ class MotoServer:
             return response.read()
 
     def start_recording(self) -> None:
-        """Forget what was recorded so far and record from now on."""
-        self._post("/moto-api/recorder/reset-recording")
-        self._post("/moto-api/recorder/start-recording")
+        """Forget the calls recorded so far and record from now on."""
+        with self.strict.lock:
+            self.strict.calls.clear()
 
     def reset(self) -> None:
-        """Forget every AWS resource and every recorded call."""
+        """Forget every AWS resource, every recorded call, every client token and capacity refusal."""
         self._post("/moto-api/reset")
-        self.start_recording()
+        self.strict.reset()
+
+    def refuse_capacity(
+        self,
+        instance_types: Iterable[str] = (),
+        zones: Iterable[str] = (),
+        markets: Iterable[str] = ("spot",),
+        code: str = "InsufficientInstanceCapacity",
+    ) -> None:
+        """No capacity for these types (all when empty) in these zones (all when empty), as AWS answers it."""
+        self.strict.refuse(instance_types, zones, markets, code)
+
+    def allow_capacity(self) -> None:
+        self.strict.allow()
 
     def calls(self) -> list[str]:
         """API actions received since the recording was last cleared, in order."""
-        with urllib.request.urlopen(self.url + "/moto-api/recorder/download-recording", timeout=30) as response:
-            lines = response.read().decode().splitlines()
-        actions = (_action_of(json.loads(line)) for line in lines if line.strip())
-        return [action for action in actions if action]
+        with self.strict.lock:
+            return list(self.strict.calls)
 
     def call_counts(self) -> Counter[str]:
         return Counter(self.calls())

@@ -1,4 +1,13 @@
-"""The moto fixture itself: calls are recorded by action name, and reset forgets them."""
+"""The strict stand-in itself: call record, ClientToken semantics, capacity refusals and per-call limits as AWS."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from botocore.exceptions import ClientError
+
+AMI = "ami-12c6146b"
 
 
 def test_records_ec2_calls_by_action(moto):
@@ -8,3 +17,113 @@ def test_records_ec2_calls_by_action(moto):
     assert moto.calls() == ["DescribeInstances", "DescribeSpotInstanceRequests"]
     moto.reset()
     assert moto.calls() == []
+
+
+def _template(ec2, name="lt"):
+    data = {"ImageId": AMI, "UserData": base64.b64encode(b"#cloud-config\n").decode()}
+    return ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)["LaunchTemplate"]
+
+
+def _fleet(ec2, template_id, types, subnets, count=2, token=None, market="spot"):
+    overrides = [{"InstanceType": t, "SubnetId": s} for t in types for s in subnets]
+    args = {"ClientToken": token} if token else {}
+    return ec2.create_fleet(
+        Type="instant",
+        LaunchTemplateConfigs=[
+            {
+                "LaunchTemplateSpecification": {"LaunchTemplateId": template_id, "Version": "$Latest"},
+                "Overrides": overrides,
+            }
+        ],
+        TargetCapacitySpecification={"TotalTargetCapacity": count, "DefaultTargetCapacityType": market},
+        SpotOptions={"AllocationStrategy": "price-capacity-optimized"},
+        **args,
+    )
+
+
+def _subnets(ec2):
+    subnets = sorted(ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])
+    return [(s["SubnetId"], s["AvailabilityZone"]) for s in subnets]
+
+
+def _running(ec2):
+    pages = ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])
+    return [i for r in pages["Reservations"] for i in r["Instances"]]
+
+
+def test_a_repeated_client_token_gets_the_first_answer_and_starts_nothing(moto):
+    ec2 = moto.client("ec2")
+    first = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, ClientToken="t-1")
+    again = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, ClientToken="t-1")
+    assert again["Instances"][0]["InstanceId"] == first["Instances"][0]["InstanceId"]
+    assert len(_running(ec2)) == 1
+    with pytest.raises(ClientError) as error:
+        ec2.run_instances(ImageId=AMI, MinCount=2, MaxCount=2, ClientToken="t-1")
+    assert error.value.response["Error"]["Code"] == "IdempotentParameterMismatch"
+    ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, ClientToken="t-2")
+    assert len(_running(ec2)) == 2
+
+
+def test_fleet_client_token_is_replayed_too(moto):
+    ec2 = moto.client("ec2")
+    template = _template(ec2)
+    subnet = _subnets(ec2)[0][0]
+    first = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [subnet], token="f-1")
+    again = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [subnet], token="f-1")
+    assert again["FleetId"] == first["FleetId"]
+    assert len(_running(ec2)) == 2
+    with pytest.raises(ClientError) as error:
+        _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [subnet], count=3, token="f-1")
+    assert error.value.response["Error"]["Code"] == "IdempotentParameterMismatch"
+
+
+def test_refused_overrides_come_back_as_fleet_errors_and_the_others_are_used(moto):
+    ec2 = moto.client("ec2")
+    template = _template(ec2)
+    (sub_a, zone_a), (sub_b, _zone_b) = _subnets(ec2)[:2]
+    moto.refuse_capacity(instance_types=["m5.large"])
+    moto.refuse_capacity(zones=[zone_a])
+    answer = _fleet(ec2, template["LaunchTemplateId"], ["m5.large", "c5.large"], [sub_a, sub_b], count=3)
+    launched = [
+        (i["InstanceType"], i["LaunchTemplateAndOverrides"]["Overrides"]["SubnetId"]) for i in answer["Instances"]
+    ]
+    assert {pair for pair in launched} == {("c5.large", sub_b)} and len(launched) == 3
+    refused = {
+        (
+            e["LaunchTemplateAndOverrides"]["Overrides"]["InstanceType"],
+            e["LaunchTemplateAndOverrides"]["Overrides"]["SubnetId"],
+        )
+        for e in answer["Errors"]
+    }
+    assert refused == {("m5.large", sub_a), ("m5.large", sub_b), ("c5.large", sub_a)}
+    assert {e["ErrorCode"] for e in answer["Errors"]} == {"InsufficientInstanceCapacity"}
+    assert {e["Lifecycle"] for e in answer["Errors"]} == {"spot"}
+    assert all(i["InstanceLifecycle"] == "spot" for i in _running(ec2))
+
+
+def test_no_capacity_anywhere_gives_errors_and_no_instance_and_on_demand_still_works(moto):
+    ec2 = moto.client("ec2")
+    template = _template(ec2)
+    subnet = _subnets(ec2)[0][0]
+    moto.refuse_capacity(code="MaxSpotInstanceCountExceeded")
+    answer = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [subnet])
+    assert answer.get("Instances", []) == [] and answer["FleetId"]
+    assert [e["ErrorCode"] for e in answer["Errors"]] == ["MaxSpotInstanceCountExceeded"]
+    assert _running(ec2) == []
+    on_demand = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [subnet], market="on-demand")
+    assert sum(len(i["InstanceIds"]) for i in on_demand["Instances"]) == 2
+    with pytest.raises(ClientError) as error:
+        ec2.run_instances(
+            ImageId=AMI, MinCount=1, MaxCount=1, InstanceMarketOptions={"MarketType": "spot"}, SubnetId=subnet
+        )
+    assert error.value.response["Error"]["Code"] == "MaxSpotInstanceCountExceeded"
+    moto.allow_capacity()
+    assert len(_fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [subnet])["Instances"]) >= 1
+
+
+def test_terminate_instances_takes_at_most_1000_ids(moto):
+    ec2 = moto.client("ec2")
+    with pytest.raises(ClientError) as error:
+        ec2.terminate_instances(InstanceIds=[f"i-{n:017x}" for n in range(1001)])
+    assert error.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert moto.calls() == ["TerminateInstances"]
