@@ -14,14 +14,15 @@ short_description: List a Disco cluster's spot requests and instances and plan h
 version_added: 0.1.0
 description:
   - Finds the cluster by its tags only (O(tag_key)=O(cluster_name), plus C(disco-role) and C(disco-group)) with one
-    C(DescribeSpotInstanceRequests) and one C(DescribeInstances) call, and one more C(DescribeInstances) for the
-    instances that the cluster's requests launched but that carry no tags yet.
+    C(DescribeInstances) call, one C(DescribeSpotInstanceRequests) (spot requests of versions before 0.2, which are
+    cancelled) and, when O(plan) is not V(none), one C(DescribeLaunchTemplates).
+    One more C(DescribeInstances) finds instances that such legacy requests launched but that carry no tags yet.
   - Returns the running nodes (with the inventory variables the C(disco_master) and C(disco_slaves) groups need),
     the open and failed requests, and a status report.
   - With O(plan=present) it also computes what would make EC2 match the configuration given in O(master) and
-    O(slave_groups) (the number of nodes missing per group with a deterministic client token, the open requests to
-    cancel, the newest excess instances to terminate, the instances to tag); with O(plan=absent) what removes the
-    whole cluster. It changes nothing itself.
+    O(slave_groups) (per group the nodes missing and what M(disposable.disco.disco_ec2_fleet) needs to start them,
+    the open requests to cancel, the newest excess instances to terminate, the instances to tag); with
+    O(plan=absent) what removes the whole cluster, launch templates included. It changes nothing itself.
 author:
   - disposable.disco developers (@disposable-disco)
 options:
@@ -46,9 +47,12 @@ options:
     type: dict
     suboptions:
       instance_type:
-        description: Instance type of the master.
+        description: Instance type of the master (when O(master.instance_types) is not given).
         type: str
-        required: true
+      instance_types:
+        description: Instance types the master may use, in order of preference.
+        type: list
+        elements: str
       market:
         description: V(spot) requests a spot instance, V(on-demand) runs an on-demand one.
         type: str
@@ -75,9 +79,12 @@ options:
         type: int
         required: true
       instance_type:
-        description: Instance type of the group's slaves.
+        description: Instance type of the group's slaves (when O(slave_groups[].instance_types) is not given).
         type: str
-        required: true
+      instance_types:
+        description: Instance types the group may use, in order of preference.
+        type: list
+        elements: str
       max_price:
         description: Spot max price in USD per hour; unset means the on-demand price.
         type: str
@@ -109,11 +116,9 @@ attributes:
     platforms: all
     description: Runs where the AWS API is reachable, normally the controller.
 notes:
-  - Open requests whose status code is not a pending one (for example C(price-too-low) or C(capacity-not-available)),
-    or whose instance type or max price no longer match the configuration, are planned for cancellation and
-    replacement. Requests that ended (failed, cancelled, closed) and instances that are gone are not counted, so the
-    plan replaces them.
-  - Scaling down cancels open requests first, then terminates the newest running instances of the group.
+  - Instances that are gone are not counted, so the plan replaces them. Running nodes of an instance type no
+    longer listed stay.
+  - Scaling down terminates the newest running instances of the group.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -170,6 +175,11 @@ other_instances:
   returned: always
   type: list
   elements: dict
+launch_templates:
+  description: The cluster's launch templates (when O(plan) is not V(none)).
+  returned: always
+  type: list
+  elements: dict
 requests:
   description: Every spot request of the cluster, with its state, status code and instance.
   returned: always
@@ -205,13 +215,21 @@ plan:
   returned: always
   type: dict
   contains:
-    request:
+    missing:
+      description: Per group, the nodes short of the configuration.
+      type: dict
+    launch:
       description:
-        - Per group short of nodes, the count, market, instance type, max price, client token, tags and user data.
+        - Per group short of nodes, the count, market, instance types, max price, tags and user data (no client
+          token: M(disposable.disco.disco_ec2_fleet) draws a fresh one per run).
       type: list
       elements: dict
     cancel:
-      description: Open requests to cancel (held, excess, no longer configured).
+      description: Open spot requests to cancel (only versions before 0.2 made them).
+      type: list
+      elements: str
+    delete_templates:
+      description: The cluster's launch templates to delete (O(plan=absent)).
       type: list
       elements: str
     terminate_requests:
@@ -266,18 +284,19 @@ from ansible_collections.amazon.aws.plugins.module_utils.ec2 import (
     describe_spot_instance_requests,
 )
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import (
-    ALIVE_STATES,
     FILTER_CHUNK,
     chunks,
     desired_groups,
     group_key,
-    make_plan,
-    observe,
+)
+from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_observe import observe, summarise
+from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_plan import make_plan
+from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_report import (
     plan_lines,
     problem_lines,
     report_lines,
-    summarise,
 )
 
 
@@ -285,10 +304,13 @@ def _instances(reservations: list[dict[str, Any]] | None) -> list[dict[str, Any]
     return [instance for reservation in reservations or [] for instance in reservation.get("Instances", [])]
 
 
-def describe_cluster(module: AnsibleAWSModule, tag_key: str, cluster_name: str) -> tuple[list[dict], list[dict]]:
-    """The cluster's spot requests and instances (tagged ones and the ones its requests launched)."""
-    client = module.client("ec2")
+def describe_cluster(
+    module: AnsibleAWSModule, tag_key: str, cluster_name: str, templates: bool
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """The cluster's spot requests (of versions before 0.2), instances and (when asked) launch templates."""
+    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
     cluster_filter = [{"Name": f"tag:{tag_key}", "Values": [cluster_name]}]
+    found_templates: list[dict] = []
     try:
         requests = describe_spot_instance_requests(client, Filters=cluster_filter) or []
         instances = _instances(describe_instances(client, Filters=cluster_filter))
@@ -298,14 +320,21 @@ def describe_cluster(module: AnsibleAWSModule, tag_key: str, cluster_name: str) 
             instances.extend(_instances(describe_instances(client, Filters=[{"Name": "instance-id", "Values": ids}])))
     except AnsibleEC2Error as error:
         module.fail_json_aws_error(error)
-    return requests, instances
+    if templates:
+        try:
+            paginator = client.get_paginator("describe_launch_templates")
+            found_templates = paginator.paginate(Filters=cluster_filter).build_full_result().get("LaunchTemplates", [])
+        except Exception as error:  # noqa: BLE001 - botocore's errors, reported as amazon.aws does
+            module.fail_json_aws(error, msg="DescribeLaunchTemplates failed")
+    return requests, instances, found_templates
 
 
 def main() -> None:
     group_options = {
         "name": {"type": "str", "required": True},
         "count": {"type": "int", "required": True},
-        "instance_type": {"type": "str", "required": True},
+        "instance_type": {"type": "str"},
+        "instance_types": {"type": "list", "elements": "str"},
         "max_price": {"type": "str"},
         "multiplier": {"type": "int"},
     }
@@ -316,7 +345,8 @@ def main() -> None:
         "master": {
             "type": "dict",
             "options": {
-                "instance_type": {"type": "str", "required": True},
+                "instance_type": {"type": "str"},
+                "instance_types": {"type": "list", "elements": "str"},
                 "market": {"type": "str", "choices": ["spot", "on-demand"], "default": "spot"},
                 "max_price": {"type": "str"},
                 "multiplier": {"type": "int"},
@@ -334,16 +364,12 @@ def main() -> None:
     )
     params = module.params
     name, tag_key = params["cluster_name"], params["tag_key"]
-    requests, instances = describe_cluster(module, tag_key, name)
-    observed = observe(tag_key, name, requests, instances)
-    ssh = {
-        "ssh_user": params["ssh_user"],
-        "ssh_address": params["ssh_address"],
-        "ssh_via_master": params["ssh_via_master"],
-    }
-    summary = summarise(name, observed, **ssh)
-
+    requests, instances, templates = describe_cluster(module, tag_key, name, params["plan"] != "none")
+    observed = observe(tag_key, name, requests, instances, templates)
+    ssh = {key: params[key] for key in ("ssh_user", "ssh_address", "ssh_via_master")}
     groups = desired_groups(params["master"], params["slave_groups"]) if params["plan"] == "present" else None
+    multipliers = {group_key(g["role"], g["group"]): g["multiplier"] for g in groups or []}
+    summary = summarise(name, observed, ssh, multipliers)
     plan = make_plan(
         tag_key,
         name,
@@ -353,27 +379,17 @@ def main() -> None:
         ssh_address=ssh["ssh_address"],
         ssh_via_master=ssh["ssh_via_master"],
     )
-    missing: dict[str, int] = {}
-    for group in groups or []:
-        key = group_key(group["role"], group["group"])
-        alive = sum(
-            1
-            for node in observed["instances"].values()
-            if node["role"] and group_key(node["role"], node["group"]) == key and node["state"] in ALIVE_STATES
-        )
-        missing[key] = max(0, group["count"] - alive)
-
     result: dict[str, Any] = dict(summary)
     result.update(
         {
             "changed": False,
             "requests": sorted(observed["requests"].values(), key=lambda r: r["request_id"]),
             "plan": plan,
-            "missing": missing,
-            "missing_total": sum(missing.values()),
+            "missing": plan["missing"],
+            "missing_total": sum(plan["missing"].values()),
             "status_report": report_lines(name, summary),
             "plan_report": plan_lines(plan),
-            "problems": problem_lines(summary, missing),
+            "problems": problem_lines(summary, plan["missing"]),
         }
     )
     module.exit_json(**result)

@@ -59,6 +59,8 @@ SLAVE_GROUP_KEYS = ("name", "count", "instance_type", "max_price", "multiplier")
 
 AMI_RE = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+SUBNET_RE = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+INSTANCE_TYPE_WHAT = "an EC2 instance type such as c5.large"
 PRICE_RE = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)$")
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 REGION_RE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d+$")
@@ -76,6 +78,7 @@ PUBKEY_TYPES = (
 )
 BASE64_RE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 MARKETS = ("spot", "on-demand")
+SPOT_FALLBACKS = ("fail", "on-demand")
 ADDRESS_CHOICES = ("auto", "public", "private")
 MAX_MULTIPLIER = 64
 MAX_SLAVES = 5000
@@ -162,6 +165,28 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
         return text
 
     return check
+
+
+def _instance_types(value: Any) -> list[str] | None:
+    """One instance type or a list of them, in order of preference; None (fall back) when empty or unset."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, list):
+        if not value:
+            raise ConfigError(
+                f"must list at least one instance type, such as [c5.large, m5.large]; got {_shown(value)}"
+            )
+        types = []
+        for index, element in enumerate(value, start=1):
+            text = _string(element, INSTANCE_TYPE_WHAT, allow_empty=False) if isinstance(element, str) else None
+            if text is None or not INSTANCE_TYPE_RE.match(text):
+                raise ConfigError(f"item {index} must be {INSTANCE_TYPE_WHAT}, got {_shown(element)}")
+            if text in types:
+                raise ConfigError(f"item {index} lists {text} twice")
+            types.append(text)
+        return types
+    text = _pattern(INSTANCE_TYPE_RE, INSTANCE_TYPE_WHAT + " (or a list of them)")(value)
+    return [text] if text else None
 
 
 def _boolean(value: Any) -> bool:
@@ -291,15 +316,14 @@ FIELDS: dict[str, Field] = {
         Field("disco_aws_access_key", _secret),
         Field("disco_aws_secret_key", _secret),
         Field("disco_ami", _pattern(AMI_RE, "an AMI id such as ami-0123456789abcdef0", allow_empty=True)),
-        Field("disco_instance_type", _pattern(INSTANCE_TYPE_RE, "an EC2 instance type such as c5.large")),
+        Field("disco_instance_type", _instance_types),
+        Field("disco_master_instance_type", _instance_types),
+        Field("disco_slave_instance_type", _instance_types),
         Field(
-            "disco_master_instance_type",
-            _pattern(INSTANCE_TYPE_RE, "an EC2 instance type such as c5.large", allow_empty=True),
+            "disco_subnet_ids",
+            _list_of(_pattern(SUBNET_RE, "a subnet id such as subnet-0123456789abcdef0"), "subnet ids"),
         ),
-        Field(
-            "disco_slave_instance_type",
-            _pattern(INSTANCE_TYPE_RE, "an EC2 instance type such as c5.large", allow_empty=True),
-        ),
+        Field("disco_spot_fallback", _choice(SPOT_FALLBACKS)),
         Field("disco_max_price", _price),
         Field("disco_master_market", _choice(MARKETS)),
         Field("disco_key_name", lambda v: _string(v, "an EC2 key pair name") or None),
@@ -402,7 +426,7 @@ def _slave_groups(raw: dict[str, Any], cfg: dict[str, Any], given: Mapping[str, 
     checks = {
         "name": _pattern(NAME_RE, "a group name of lower-case letters, digits and '-'"),
         "count": _whole_number(0, MAX_SLAVES),
-        "instance_type": _pattern(INSTANCE_TYPE_RE, "an EC2 instance type such as c5.large", allow_empty=True),
+        "instance_type": _instance_types,
         "max_price": _price,
         "multiplier": _whole_number(1, MAX_MULTIPLIER),
     }
@@ -459,9 +483,11 @@ def validate(
     cfg = {native.removeprefix("disco_"): value for native, value in checked.items() if native not in SECRET_FIELDS}
     if "disco_ami" in checked and not checked["disco_ami"]:
         errors.add(label("disco_ami", given), "is required: the AMI id of a Debian 12 image in your region")
-    instance_type = cfg.get("instance_type")
+    if "disco_instance_type" in checked and not checked["disco_instance_type"]:
+        errors.add(label("disco_instance_type", given), f"is required: {INSTANCE_TYPE_WHAT} or a list of them")
+    instance_types = cfg.get("instance_type")
     for role in ("master", "slave"):
-        cfg[f"{role}_instance_type"] = cfg.get(f"{role}_instance_type") or instance_type
+        cfg[f"{role}_instance_type"] = cfg.get(f"{role}_instance_type") or instance_types
     _slave_groups(raw, cfg, given, errors)
     access, secret = checked.get("disco_aws_access_key"), checked.get("disco_aws_secret_key")
     if bool(access) != bool(secret):
@@ -491,12 +517,15 @@ def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
         "ssh_via_master": cfg.get("ssh_via_master"),
         "mgmt_keys": cfg.get("mgmt_keys", []),
         "master": {
-            "instance_type": cfg.get("master_instance_type"),
+            "instance_type": _first(cfg.get("master_instance_type")),
+            "instance_types": cfg.get("master_instance_type") or [],
             "market": cfg.get("master_market"),
             "max_price": cfg.get("max_price"),
             "multiplier": cfg.get("master_multiplier"),
         },
-        "slave_groups": cfg.get("slave_groups", []),
+        "slave_groups": [_group_shape(group) for group in cfg.get("slave_groups", [])],
+        "subnet_ids": cfg.get("subnet_ids", []),
+        "spot_fallback": cfg.get("spot_fallback"),
         "num_slaves": sum(group.get("count") or 0 for group in cfg.get("slave_groups", [])),
         "base_packages": cfg.get("base_packages", []),
         "additional_packages": cfg.get("additional_packages", []),
@@ -505,3 +534,13 @@ def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
         "wait_timeout": cfg.get("wait_timeout"),
         "local_cloud": cfg.get("local_cloud"),
     }
+
+
+def _first(types: list[str] | None) -> str | None:
+    return types[0] if types else None
+
+
+def _group_shape(group: dict[str, Any]) -> dict[str, Any]:
+    """A slave group with ``instance_type`` (the first choice) and ``instance_types`` (all, in order)."""
+    types = group.get("instance_type") or []
+    return {**group, "instance_type": _first(types), "instance_types": list(types)}

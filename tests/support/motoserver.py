@@ -321,6 +321,25 @@ def _zone_of_subnet(subnet_id: str) -> str:
     return ec2_backends[DEFAULT_ACCOUNT_ID][REGION].get_subnet(subnet_id).availability_zone
 
 
+def _fleets_use_template_security_groups() -> None:
+    """moto's EC2 Fleet reads a template's security groups from a key no template has (``GroupSet``), so its
+    instances land in the default group; AWS launches them in the template's groups. Give moto that key."""
+    from moto.ec2.models import launch_templates
+
+    version = launch_templates.LaunchTemplateVersion
+    if getattr(version, "_disco_group_set", False):
+        return
+    original = version.__init__
+
+    def init(self: Any, template: Any, number: int, data: dict[str, Any], description: str) -> None:
+        groups = [*(data.get("SecurityGroupIds") or []), *(data.get("SecurityGroups") or [])]
+        data = {**data, "GroupSet": groups} if groups else data
+        original(self, template, number, data, description)
+
+    version.__init__ = init
+    version._disco_group_set = True
+
+
 class _Server:
     """moto's application behind :class:`StrictEC2`, served by werkzeug in a thread (as ThreadedMotoServer does)."""
 
@@ -356,6 +375,7 @@ class MotoServer:
             os.environ.setdefault("MOTO_AMIS_PATH", amis)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+        _fleets_use_template_security_groups()
         strict = StrictEC2(DomainDispatcherApplication(create_backend_app), _zone_of_subnet)
         server = _Server(strict)
         host, port = server.get_host_and_port()

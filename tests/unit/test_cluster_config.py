@@ -47,10 +47,24 @@ def test_the_original_sample_validates_as_is():
     cluster, credentials, errors = validate(SAMPLE, DEFAULTS)
     assert errors == []
     assert cluster["ami"] == "ami-6d3f9704"
-    assert cluster["master"] == {"instance_type": "c1.medium", "market": "spot", "max_price": "0.04", "multiplier": 1}
+    assert cluster["master"] == {
+        "instance_type": "c1.medium",
+        "instance_types": ["c1.medium"],
+        "market": "spot",
+        "max_price": "0.04",
+        "multiplier": 1,
+    }
     assert cluster["slave_groups"] == [
-        {"name": "default", "count": 30, "instance_type": "c1.medium", "max_price": "0.04", "multiplier": 1}
+        {
+            "name": "default",
+            "count": 30,
+            "instance_type": "c1.medium",
+            "instance_types": ["c1.medium"],
+            "max_price": "0.04",
+            "multiplier": 1,
+        }
     ]
+    assert cluster["subnet_ids"] == [] and cluster["spot_fallback"] == "fail"
     assert cluster["mgmt_keys"] == ["ssh-rsa SNIPPED"]
     assert cluster["security_groups"] == ["disco"]
     assert cluster["tag_key"] == "disposabledisco"
@@ -94,8 +108,22 @@ def test_slave_groups_take_defaults_from_the_top_level():
     )
     assert errors == []
     assert cluster["slave_groups"] == [
-        {"name": "a", "count": 2, "instance_type": "m5.large", "max_price": "0.1", "multiplier": 3},
-        {"name": "b", "count": 1, "instance_type": "m5.large", "max_price": "0.5", "multiplier": 3},
+        {
+            "name": "a",
+            "count": 2,
+            "instance_type": "m5.large",
+            "instance_types": ["m5.large"],
+            "max_price": "0.1",
+            "multiplier": 3,
+        },
+        {
+            "name": "b",
+            "count": 1,
+            "instance_type": "m5.large",
+            "instance_types": ["m5.large"],
+            "max_price": "0.5",
+            "multiplier": 3,
+        },
     ]
     assert cluster["num_slaves"] == 3
 
@@ -175,3 +203,50 @@ def test_readme_documents_every_setting_and_legacy_key():
         assert f"`{name}`" in readme, name
     for key in LEGACY_TO_NATIVE:
         assert f"`{key}`" in readme, key
+
+
+def test_instance_types_may_be_lists_in_order_and_subnets_and_fallback_are_checked():
+    cluster, errors = check(
+        disco_ami="ami-12345678",
+        disco_instance_type=["m5.large", "m5a.large"],
+        disco_subnet_ids=["subnet-0123456789abcdef0", "subnet-12345678"],
+        disco_spot_fallback="on-demand",
+        disco_slave_groups=[
+            {"name": "big", "count": 2, "instance_type": ["c5.xlarge", "c6i.xlarge"]},
+            {"name": "d", "count": 1},
+        ],
+    )
+    assert errors == []
+    assert cluster["master"]["instance_types"] == ["m5.large", "m5a.large"]
+    assert cluster["master"]["instance_type"] == "m5.large"
+    assert [g["instance_types"] for g in cluster["slave_groups"]] == [
+        ["c5.xlarge", "c6i.xlarge"],
+        ["m5.large", "m5a.large"],
+    ]
+    assert cluster["subnet_ids"] == ["subnet-0123456789abcdef0", "subnet-12345678"]
+    assert cluster["spot_fallback"] == "on-demand"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"disco_instance_type": []}, "disco_instance_type: must list at least one instance type"),
+        ({"disco_instance_type": ["m5.large", "M5 Large"]}, "disco_instance_type: item 2 must be an EC2 instance type"),
+        ({"disco_instance_type": ["m5.large", "m5.large"]}, "disco_instance_type: item 2 lists m5.large twice"),
+        ({"INSTANCE_TYPE": "big one"}, "INSTANCE_TYPE: must be an EC2 instance type"),
+        ({"disco_master_instance_type": []}, "disco_master_instance_type: must list at least one instance type"),
+        (
+            {"disco_slave_groups": [{"name": "g", "count": 1, "instance_type": []}]},
+            "disco_slave_groups[1].instance_type: must list at least one instance type",
+        ),
+        (
+            {"disco_subnet_ids": ["subnet-xyz"]},
+            "disco_subnet_ids: item 1 must be a subnet id such as subnet-0123456789abcdef0",
+        ),
+        ({"disco_subnet_ids": "subnet-12345678"}, "disco_subnet_ids: must be a list of subnet ids"),
+        ({"disco_spot_fallback": "maybe"}, "disco_spot_fallback: must be one of fail, on-demand"),
+    ],
+)
+def test_bad_instance_types_subnets_and_fallback_are_refused_naming_the_field(given, message):
+    _cluster, errors = check(disco_ami="ami-12345678", **given)
+    assert any(error.startswith(message) for error in errors), errors

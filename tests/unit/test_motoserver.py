@@ -127,3 +127,18 @@ def test_terminate_instances_takes_at_most_1000_ids(moto):
         ec2.terminate_instances(InstanceIds=[f"i-{n:017x}" for n in range(1001)])
     assert error.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert moto.calls() == ["TerminateInstances"]
+
+
+def test_fleet_instances_get_the_template_security_groups_and_user_data(moto):
+    ec2 = moto.client("ec2")
+    group = ec2.create_security_group(GroupName="g1", Description="d")["GroupId"]
+    data = {"ImageId": AMI, "SecurityGroups": ["g1"], "UserData": base64.b64encode(b"#cloud-config\nx").decode()}
+    template = ec2.create_launch_template(LaunchTemplateName="sg", LaunchTemplateData=data)["LaunchTemplate"]
+    answer = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [_subnets(ec2)[0][0]], count=1)
+    (instance_id,) = answer["Instances"][0]["InstanceIds"]
+    (instance,) = _running(ec2)
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [group]
+    user_data = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")["UserData"]["Value"]
+    assert base64.b64decode(user_data) == b"#cloud-config\nx"
+    versions = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"])
+    assert versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]["SecurityGroups"] == ["g1"]
