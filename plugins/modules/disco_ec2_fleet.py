@@ -27,7 +27,9 @@ description:
     one more fleet call; O(spot_fallback=fail) leaves them missing (RV(shortfall_total)) and keeps what started.
   - Each call carries a client token drawn afresh for this run, so a retry of the call (the same parameters) is
     not executed twice, while a later run never replays an earlier run's answer.
-  - With O(state=absent) it deletes the launch templates given in O(launch_template_ids).
+  - With O(state=absent) it terminates the instances given in O(terminate_instance_ids) (at most 1000 per
+    C(TerminateInstances) call, as AWS allows; M(amazon.aws.ec2_instance) makes one call per instance) and deletes
+    the launch templates given in O(launch_template_ids).
 author:
   - disposable.disco developers (@disposable-disco)
 options:
@@ -40,7 +42,7 @@ options:
     type: str
     required: true
   state:
-    description: V(present) starts the nodes of O(launch); V(absent) deletes the O(launch_template_ids).
+    description: V(present) starts the nodes of O(launch); V(absent) terminates and deletes what it is given.
     type: str
     choices: [present, absent]
     default: present
@@ -109,6 +111,16 @@ options:
     type: list
     elements: str
     default: []
+  terminate_instance_ids:
+    description: Instances to terminate with O(state=absent), without waiting.
+    type: list
+    elements: str
+    default: []
+  known_launch_templates:
+    description:
+      - The cluster's launch templates by name (name -> id), as RV(disposable.disco.disco_ec2_cluster_info#module:launch_templates)
+        lists them; saves a C(DescribeLaunchTemplates) call. Unset, the module looks them up.
+    type: dict
 attributes:
   check_mode:
     support: full
@@ -199,6 +211,11 @@ deleted_launch_templates:
   returned: always
   type: list
   elements: str
+terminated_instances:
+  description: The instances terminated with O(state=absent).
+  returned: always
+  type: list
+  elements: str
 """
 
 import uuid
@@ -214,8 +231,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import (
     CAPACITY_CODES,
+    IDS_PER_CALL,
     ON_DEMAND,
     SPOT,
+    chunks,
     group_key,
     launch_template_data,
     launch_template_name,
@@ -393,7 +412,9 @@ def present(module: AnsibleAWSModule, client: Any) -> dict[str, Any]:
     if module.check_mode:
         return {"changed": True, "groups": [], "shortfall_total": 0, "launch_report": []}
     run_id = uuid.uuid4().hex
-    existing = cluster_templates(client, params["tag_key"], params["cluster_name"])
+    existing = params["known_launch_templates"]
+    if existing is None:
+        existing = cluster_templates(client, params["tag_key"], params["cluster_name"])
     zones = subnet_zones(client, params["subnet_ids"])
     groups = []
     for launch in launches:
@@ -411,7 +432,20 @@ def present(module: AnsibleAWSModule, client: Any) -> dict[str, Any]:
     }
 
 
+def terminate(module: AnsibleAWSModule, client: Any) -> list[str]:
+    """Terminate the given instances, at most IDS_PER_CALL per call; already gone ones are skipped."""
+    ids = sorted(set(module.params["terminate_instance_ids"]))
+    if module.check_mode or not ids:
+        return ids
+    done = []
+    for batch in chunks(ids, IDS_PER_CALL):
+        answer = client.terminate_instances(aws_retry=True, InstanceIds=batch)
+        done.extend(item["InstanceId"] for item in answer.get("TerminatingInstances", []))
+    return done
+
+
 def absent(module: AnsibleAWSModule, client: Any) -> dict[str, Any]:
+    terminated = terminate(module, client)
     deleted = []
     for template_id in module.params["launch_template_ids"]:
         if module.check_mode:
@@ -422,7 +456,11 @@ def absent(module: AnsibleAWSModule, client: Any) -> dict[str, Any]:
             deleted.append(template_id)
         except is_boto3_error_code(["InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateId.Malformed"]):
             continue
-    return {"changed": bool(deleted), "deleted_launch_templates": deleted}
+    return {
+        "changed": bool(deleted or terminated),
+        "deleted_launch_templates": deleted,
+        "terminated_instances": terminated,
+    }
 
 
 def main() -> None:
@@ -447,10 +485,18 @@ def main() -> None:
         "subnet_ids": {"type": "list", "elements": "str", "default": []},
         "spot_fallback": {"type": "str", "choices": ["on-demand", "fail"], "default": "fail"},
         "launch_template_ids": {"type": "list", "elements": "str", "default": []},
+        "terminate_instance_ids": {"type": "list", "elements": "str", "default": []},
+        "known_launch_templates": {"type": "dict"},
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=5))
-    result = {"groups": [], "shortfall_total": 0, "launch_report": [], "deleted_launch_templates": []}
+    result = {
+        "groups": [],
+        "shortfall_total": 0,
+        "launch_report": [],
+        "deleted_launch_templates": [],
+        "terminated_instances": [],
+    }
     try:
         result.update(present(module, client) if module.params["state"] == "present" else absent(module, client))
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:

@@ -84,6 +84,15 @@ class Lab:
         pages = self.ec2().describe_instances(Filters=filters)["Reservations"]
         return [instance for page in pages for instance in page["Instances"]]
 
+    def launch_templates(self, cluster: str) -> list[dict]:
+        filters = [{"Name": f"tag:{TAG_KEY}", "Values": [cluster]}]
+        return self.ec2().describe_launch_templates(Filters=filters)["LaunchTemplates"]
+
+    def open_requests(self, exclude: list[str] | tuple[str, ...] = ()) -> list[dict]:
+        """Every open spot request of the account (any cluster, tagged or not), but those in ``exclude``."""
+        found = self.ec2().describe_spot_instance_requests()["SpotInstanceRequests"]
+        return [r for r in found if r["State"] == "open" and r["SpotInstanceRequestId"] not in exclude]
+
     def requests(self, cluster: str | None = None) -> list[dict]:
         filters = [{"Name": f"tag:{TAG_KEY}", "Values": [cluster]}] if cluster else []
         return self.ec2().describe_spot_instance_requests(Filters=filters)["SpotInstanceRequests"]

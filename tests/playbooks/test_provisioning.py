@@ -61,12 +61,16 @@ def test_fresh_launch_creates_master_slaves_group_and_tags(lab, seen):
     # ssh_via_master: slaves carry the master's address for the inventory file's ProxyJump
     assert {tags_of(s)["disco-jump-host"] for s in slaves} == {master["PublicIpAddress"]}
 
-    requests = lab.requests(NAME)
-    assert len(requests) == 4
-    assert {r["SpotPrice"] for r in requests} == {"0.050000"}
-    assert sorted(tags_of(r)["disco-role"] for r in requests) == ["master", "slave", "slave", "slave"]
-    assert run.calls.count("RequestSpotInstances") == 2  # master + one for the group's 3 slaves
-    assert run.calls.count("CreateTags") == 2  # master, slaves: one call per tag set
+    assert all(instance.get("InstanceLifecycle") == "spot" for instance in instances), "every node is spot"
+    volumes = lab.ec2().describe_volumes(Filters=[{"Name": f"tag:{TAG_KEY}", "Values": [NAME]}])["Volumes"]
+    assert len(volumes) == 4, "every volume carries the cluster's tag from creation"
+    templates = lab.launch_templates(NAME)
+    assert sorted(tags_of(t)["disco-group"] for t in templates) == ["default", "master"]
+    assert lab.open_requests() == [] and lab.requests(NAME) == []
+    assert run.calls.count("CreateLaunchTemplate") == 2 and run.calls.count("CreateFleet") == 2  # one per group
+    assert "RequestSpotInstances" not in run.calls and "RunInstances" not in run.calls
+    assert run.calls.count("CreateTags") == 1  # only the jump host on the slaves: the rest was tagged at birth
+    assert "slave/default: asked 3, got 3: 3 x m5.large in any zone (spot)" in run.output
     user_data = lab.ec2().describe_instance_attribute(InstanceId=slaves[0]["InstanceId"], Attribute="userData")
     text = base64.b64decode(user_data["UserData"]["Value"]).decode()
     assert text.startswith("#cloud-config") and "role=slave" in text and FAKE_SECRET_KEY not in text
@@ -97,7 +101,7 @@ def test_check_mode_prints_the_plan_and_changes_nothing(lab):
     before = {i["InstanceId"] for i in lab.instances(NAME)}
     run = lab.launch("--check", disco_num_slaves=5).ok()
     assert "Would change cluster alpha" in run.output
-    assert "request 2 x m5.large spot request(s) for slave/default" in run.output
+    assert "launch 2 x spot m5.large for slave/default, max price 0.05" in run.output
     assert run.mutating_calls == [], run.calls
     assert {i["InstanceId"] for i in lab.instances(NAME)} == before
 
@@ -109,12 +113,14 @@ def test_scale_up_requests_only_the_deficit_and_groups_are_independent(lab, seen
         {"name": "big", "count": 2, "instance_type": "c5.xlarge", "max_price": "0.2"},
     ]
     run = lab.launch().ok()
-    assert run.calls.count("RequestSpotInstances") == 2  # one per group short of nodes
+    assert run.calls.count("CreateFleet") == 2  # one per group short of nodes
+    assert run.calls.count("CreateLaunchTemplate") == 1  # the new group's; default's is reused
     assert "TerminateInstances" not in run.calls and "CancelSpotInstanceRequests" not in run.calls
     slaves = slave_ids(lab, "default")
     assert len(slaves) == 5 and seen["first_slaves"] <= slaves
     big = by_role(lab.instances(NAME), "slave", "big")
     assert len(big) == 2 and {i["InstanceType"] for i in big} == {"c5.xlarge"}
+    assert {i.get("InstanceLifecycle") for i in big} == {"spot"}
     seen["added_slaves"] = slaves - seen["first_slaves"]
 
 
@@ -123,66 +129,54 @@ def test_scale_down_terminates_the_newest_slaves_and_cancels_their_requests(lab,
     lab.config["disco_slave_groups"][0]["count"] = 2
     lab.config["disco_slave_groups"][1]["count"] = 1
     run = lab.launch().ok()
-    assert "RequestSpotInstances" not in run.calls
-    assert run.calls.count("TerminateInstances") == 1 and run.calls.count("CancelSpotInstanceRequests") == 1
+    assert "CreateFleet" not in run.calls
+    assert run.calls.count("TerminateInstances") == 1 and "CancelSpotInstanceRequests" not in run.calls
     survivors = slave_ids(lab, "default")
     assert len(survivors) == 2
     assert not seen["added_slaves"] & survivors, "the newest slaves go first"
     assert survivors <= seen["first_slaves"]
     assert len(slave_ids(lab, "big")) == 1 and slave_ids(lab, "big") <= big_before
-    live_requests = [r for r in lab.requests(NAME) if r["State"] in ("open", "active")]
-    assert {r["InstanceId"] for r in live_requests if tags_of(r)["disco-role"] == "slave"} == slave_ids(lab)
     assert len(by_role(lab.instances(NAME), "master")) == 1
 
 
-def test_killed_slaves_and_held_or_failed_requests_are_replaced(lab):
-    """One slave of each group is terminated behind the tool's back; the other default slave's request is made
-    to look held (open, capacity-not-available) and a fresh one failed: the next run restores 2 + 1 slaves."""
+def test_killed_nodes_are_replaced_and_legacy_open_requests_cancelled(lab):
+    """The master and one slave of each group are terminated behind the tool's back, and an open spot request
+    of a version before 0.2 is left: the next run starts a new master and slaves and cancels the request."""
     default, big = sorted(slave_ids(lab, "default")), sorted(slave_ids(lab, "big"))
-    lab.ec2().terminate_instances(InstanceIds=[default[0], *big])
+    (master,) = by_role(lab.instances(NAME), "master")
+    lab.ec2().terminate_instances(InstanceIds=[master["InstanceId"], default[0], *big])
+    tags = [
+        {"Key": TAG_KEY, "Value": NAME},
+        {"Key": "disco-role", "Value": "slave"},
+        {"Key": "disco-group", "Value": "default"},
+    ]
+    legacy = lab.ec2().request_spot_instances(
+        InstanceCount=1,
+        LaunchSpecification={"ImageId": AMI, "InstanceType": "m5.large"},
+        TagSpecifications=[{"ResourceType": "spot-instances-request", "Tags": tags}],
+    )["SpotInstanceRequests"][0]
     backend = ec2_backends[DEFAULT_ACCOUNT_ID][REGION]
-    (held,) = (
-        backend.spot_instance_requests[r["SpotInstanceRequestId"]]
-        for r in lab.requests(NAME)
-        if r.get("InstanceId") == default[1]
-    )
-    failed = backend.request_spot_instances(
-        price="0.05",
-        image_id=AMI,
-        count=1,
-        spot_instance_type="one-time",
-        valid_from=None,
-        valid_until=None,
-        launch_group=None,
-        availability_zone_group=None,
-        key_name="disco-test",
-        security_groups=[],
-        user_data=None,
-        instance_type="m5.large",
-        placement=None,
-        kernel_id=None,
-        ramdisk_id=None,
-        monitoring_enabled=False,
-        subnet_id=None,
-        tags={"spot-instances-request": {TAG_KEY: NAME, "disco-role": "slave", "disco-group": "default"}},
-    )[0]
-    for request, state, code in ((held, "open", "capacity-not-available"), (failed, "failed", "bad-parameters")):
-        request.instance.terminate()  # as if it had never been launched
-        request.state, request._status_code, request.status_message = state, code, f"moto says {code}"
+    held = backend.spot_instance_requests[legacy["SpotInstanceRequestId"]]
+    held.instance.terminate()  # as if it had never been fulfilled
+    held.state, held._status_code, held.status_message = "open", "capacity-not-available", "moto says no capacity"
 
     status = lab.playbook("playbooks/status.yml").ok()
     assert status.mutating_calls == []
     assert held.id in status.output and "capacity-not-available" in status.output
-    assert failed.id in status.output and "bad-parameters" in status.output
-    assert "request 2 x m5.large spot request(s) for slave/default" in status.output
+    assert "launch 1 x spot m5.large for master" in status.output
+    assert "launch 1 x spot m5.large for slave/default" in status.output
 
     run = lab.launch().ok()
-    assert run.calls.count("CancelSpotInstanceRequests") == 1  # the held request
-    assert run.calls.count("RequestSpotInstances") == 2  # default: 2, big: 1
-    assert held.id not in {r["SpotInstanceRequestId"] for r in lab.requests(NAME)}
+    assert run.calls.count("CancelSpotInstanceRequests") == 1  # the legacy request
+    assert run.calls.count("CreateFleet") == 3  # master, default: 1, big: 1
+    assert lab.open_requests() == []
+    (new_master,) = by_role(lab.instances(NAME), "master")
+    assert new_master["InstanceId"] != master["InstanceId"]
     now = slave_ids(lab, "default")
-    assert len(now) == 2 and not now & set(default)
+    assert len(now) == 2 and default[0] not in now
     assert len(slave_ids(lab, "big")) == 1 and not slave_ids(lab, "big") & set(big)
+    slaves = by_role(lab.instances(NAME), "slave")
+    assert {tags_of(s)["disco-jump-host"] for s in slaves} == {new_master["PublicIpAddress"]}, "jump host follows"
 
 
 def test_inventory_file_gives_the_groups_and_hostvars_that_launch_adds(lab):
@@ -277,9 +271,11 @@ def test_teardown_removes_only_the_cluster(lab):
     )["SpotInstanceRequests"][0]["SpotInstanceRequestId"]
     ec2.create_security_group(GroupName="unrelated", Description="not ours")
 
+    assert lab.launch_templates(NAME)
     run = lab.teardown("-v").ok()
     assert FAKE_SECRET_KEY not in run.output
     assert lab.instances(NAME) == []
+    assert lab.launch_templates(NAME) == [] and lab.open_requests(exclude=[other_request]) == []
     assert [r for r in lab.requests(NAME) if r["State"] in ("open", "active")] == []
     groups = {g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]}
     assert f"{TAG_KEY}-{NAME}" not in groups and "unrelated" in groups
