@@ -69,6 +69,22 @@ class Lab:
         path.write_text(json.dumps(settings))
         return self.command(["ansible-playbook", playbook, "-e", f"@{path}", *extra])
 
+    def spawn(self, playbook: str, log: Path, *extra: str, **overrides: Any) -> subprocess.Popen:
+        """Start ansible-playbook in its own process group (to be killed as a whole), output to ``log``."""
+        settings = {**self.config, **overrides}
+        path = self.workdir / "config.json"
+        path.write_text(json.dumps(settings))
+        self.moto.start_recording()
+        with log.open("w") as out:
+            return subprocess.Popen(
+                ["ansible-playbook", playbook, "-e", f"@{path}", *extra],
+                cwd=REPO,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
     def launch(self, *extra: str, **overrides: Any) -> Run:
         return self.playbook("playbooks/launch.yml", "--tags", "provision", *extra, **overrides)
 

@@ -1,10 +1,9 @@
-"""Provisioning edge cases against moto: refusals before any EC2 call, on-demand master, stuck spot requests."""
+"""Provisioning edge cases against moto: refusals before any EC2 call, on-demand master, no spot capacity."""
 
 from __future__ import annotations
 
 import pytest
 from ec2lab import TAG_KEY, base_config, by_role, tags_of
-from moto.ec2.models.spot_requests import SpotInstanceRequest
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +39,7 @@ def test_on_demand_master_in_named_security_group(lab):
     }
     run = lab.launch().ok()
     assert "CreateSecurityGroup" not in run.calls and "AuthorizeSecurityGroupIngress" not in run.calls
-    assert run.calls.count("RunInstances") == 1 and run.calls.count("RequestSpotInstances") == 1
+    assert run.calls.count("CreateFleet") == 2 and "RunInstances" not in run.calls
     instances = lab.instances("ondemand")
     (master,) = by_role(instances, "master")
     (slave,) = by_role(instances, "slave")
@@ -53,38 +52,31 @@ def test_on_demand_master_in_named_security_group(lab):
     assert again.changed == 0 and again.mutating_calls == [], again.calls
 
     gone = lab.teardown().ok()
-    assert gone.calls.count("TerminateInstances") == 2  # the spot slave with its request, the on-demand master
+    assert gone.calls.count("TerminateInstances") == 1  # both in one call
     assert "DeleteSecurityGroup" not in gone.calls, "the user's group is not ours to delete"
     assert lab.instances("ondemand") == []
 
 
-def test_stuck_spot_requests_time_out_naming_them_and_teardown_cancels_them(lab, monkeypatch):
-    original = SpotInstanceRequest.__init__
-
-    def held(self, *args, **kwargs):  # every new request stays open: no capacity
-        original(self, *args, **kwargs)
-        self.instance.terminate()
-        self.state, self._status_code = "open", "capacity-not-available"
-        self.status_message = "There is no Spot capacity available that matches your request."
-
-    monkeypatch.setattr(SpotInstanceRequest, "__init__", held)
+def test_no_spot_capacity_fails_naming_the_shortfall_keeps_what_started_and_leaves_no_request(lab):
+    """The slaves' type has no spot capacity anywhere (disco_spot_fallback: fail): the run fails at once naming
+    the group, the code and what is kept; the master that did start stays, tagged; no request is open."""
+    lab.moto.refuse_capacity(instance_types=["c5.large"], code="capacity-not-available")
     lab.config = {
         **base_config("stuck"),
-        "disco_num_slaves": 1,
+        "disco_num_slaves": 2,
+        "disco_slave_instance_type": "c5.large",
         "disco_wait_timeout": 30,
     }
-    # Three looks one second apart rather than 30 s of waiting: the role's derived retry count, overridden.
-    run = lab.launch("-e", "disco_ec2_wait_retries=3")
+    run = lab.launch()
     assert run.returncode != 0
-    assert "FAILED - RETRYING" in run.output and "Wait for the spot requests to be fulfilled" in run.output
-    assert "not complete after waiting up to 30s" in run.output
-    stuck = [r["SpotInstanceRequestId"] for r in lab.requests("stuck")]
-    assert len(stuck) == 2
-    for request_id in stuck:
-        assert request_id in run.output
-    assert "capacity-not-available" in run.output
+    assert "not complete after waiting up to 30s" in run.output and "disco_spot_fallback: fail" in run.output
+    assert "slave/default: 2 node(s) missing" in run.output
+    assert "skipped c5.large in any zone (spot): capacity-not-available" in run.output
+    assert "2 node(s) short" in run.output and "no request is left open" in run.output
+    (master,) = by_role(lab.instances("stuck"), "master")
+    assert tags_of(master)[TAG_KEY] == "stuck"
+    assert lab.open_requests() == []
 
-    monkeypatch.setattr(SpotInstanceRequest, "__init__", original)
     gone = lab.teardown().ok()
-    assert gone.calls.count("CancelSpotInstanceRequests") == 1
-    assert lab.requests("stuck") == []
+    assert "CancelSpotInstanceRequests" not in gone.calls
+    assert lab.instances("stuck") == [] and lab.launch_templates("stuck") == []

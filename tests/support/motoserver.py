@@ -11,6 +11,8 @@ application that enforces what AWS documents and moto ignores:
   ``type=instant`` answers as AWS does: the call succeeds, the refused launch-template overrides come back in
   ``Errors`` (``InsufficientInstanceCapacity`` ...) next to the ``Instances`` launched from the other overrides.
   RunInstances fails with the error code.
+- **Lingering network interfaces** (:meth:`StrictEC2.linger`): DeleteSecurityGroup answers
+  ``DependencyViolation`` a chosen number of times, as AWS does until the interfaces of terminated instances go.
 - **Per-call limits**: TerminateInstances takes at most 1000 instance ids per call, CreateTags at most 1000
   resource ids (:data:`MAX_IDS_PER_CALL`).
 
@@ -41,7 +43,7 @@ REGION = "us-east-1"
 FAKE_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/"
-IDEMPOTENT_ACTIONS = frozenset({"RunInstances", "CreateFleet", "CreateLaunchTemplate"})
+IDEMPOTENT_ACTIONS = frozenset({"RunInstances", "RequestSpotInstances", "CreateFleet", "CreateLaunchTemplate"})
 # Resource ids one call may name (AWS: TerminateInstances and CreateTags, "up to 1000").
 MAX_IDS_PER_CALL = {"TerminateInstances": "InstanceId.", "CreateTags": "ResourceId."}
 MAX_IDS = 1000
@@ -115,12 +117,20 @@ class StrictEC2:
         self.calls: list[str] = []
         self.tokens: dict[tuple[str, str], tuple[str, tuple[str, list[tuple[str, str]], bytes]]] = {}
         self.refusals: list[Refusal] = []
+        self.lingering = 0
 
     def reset(self) -> None:
         with self.lock:
             self.calls.clear()
             self.tokens.clear()
             self.refusals.clear()
+            self.lingering = 0
+
+    def linger(self, deletions: int) -> None:
+        """The next ``deletions`` DeleteSecurityGroup calls fail with DependencyViolation, as AWS answers while
+        the network interfaces of just-terminated instances still exist."""
+        with self.lock:
+            self.lingering = deletions
 
     def refuse(
         self,
@@ -184,6 +194,11 @@ class StrictEC2:
         limit = MAX_IDS_PER_CALL.get(action or "")
         if limit and sum(1 for key, _ in params if key.startswith(limit)) > MAX_IDS:
             return _error("InvalidParameterValue", f"{action}: at most {MAX_IDS} ids per call")
+        if action == "DeleteSecurityGroup" and self.lingering:
+            with self.lock:
+                self.lingering -= 1
+            group = dict(params).get("GroupId") or dict(params).get("GroupName", "")
+            return _error("DependencyViolation", f"resource {group} has a dependent object")
         token = next((value for key, value in params if key == "ClientToken"), "")
         if action not in IDEMPOTENT_ACTIONS or not token:
             return self._dispatch(environ, action, params, body)
@@ -426,6 +441,10 @@ class MotoServer:
 
     def allow_capacity(self) -> None:
         self.strict.allow()
+
+    def linger_security_groups(self, deletions: int) -> None:
+        """The next ``deletions`` DeleteSecurityGroup calls fail with DependencyViolation."""
+        self.strict.linger(deletions)
 
     def calls(self) -> list[str]:
         """API actions received since the recording was last cleared, in order."""

@@ -142,3 +142,14 @@ def test_fleet_instances_get_the_template_security_groups_and_user_data(moto):
     assert base64.b64decode(user_data) == b"#cloud-config\nx"
     versions = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"])
     assert versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]["SecurityGroups"] == ["g1"]
+
+
+def test_security_group_deletion_can_be_made_to_linger(moto):
+    ec2 = moto.client("ec2")
+    group = ec2.create_security_group(GroupName="g2", Description="d")["GroupId"]
+    moto.linger_security_groups(1)
+    with pytest.raises(ClientError) as error:
+        ec2.delete_security_group(GroupId=group)
+    assert error.value.response["Error"]["Code"] == "DependencyViolation"
+    ec2.delete_security_group(GroupId=group)
+    assert group not in {g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]}
