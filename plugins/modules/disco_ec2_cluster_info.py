@@ -104,6 +104,12 @@ options:
     description: Reach the slaves at their private address through the master as SSH jump host.
     type: bool
     default: false
+  launch_templates:
+    description:
+      - Also list the cluster's launch templates when O(plan) is not V(none). V(false) saves the call when they are
+        known already (a wait after a launch).
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: full
@@ -276,7 +282,11 @@ problems:
   elements: str
 """
 
+import contextlib
 from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    from botocore.exceptions import BotoCoreError, ClientError
 
 from ansible_collections.amazon.aws.plugins.module_utils.ec2 import (
     AnsibleEC2Error,
@@ -300,6 +310,9 @@ from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_report 
 )
 
 
+INSTANCES_PAGE = 1000
+
+
 def _instances(reservations: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return [instance for reservation in reservations or [] for instance in reservation.get("Instances", [])]
 
@@ -313,7 +326,10 @@ def describe_cluster(
     found_templates: list[dict] = []
     try:
         requests = describe_spot_instance_requests(client, Filters=cluster_filter) or []
-        instances = _instances(describe_instances(client, Filters=cluster_filter))
+        # Up to 1000 instances per page (AWS's maximum), so a 1+300 cluster is one call, not one per 100.
+        instances = _instances(
+            describe_instances(client, Filters=cluster_filter, PaginationConfig={"PageSize": INSTANCES_PAGE})
+        )
         known = {instance["InstanceId"] for instance in instances}
         untagged = sorted({r["InstanceId"] for r in requests if r.get("InstanceId")} - known)
         for ids in chunks(untagged, FILTER_CHUNK):
@@ -324,7 +340,7 @@ def describe_cluster(
         try:
             paginator = client.get_paginator("describe_launch_templates")
             found_templates = paginator.paginate(Filters=cluster_filter).build_full_result().get("LaunchTemplates", [])
-        except Exception as error:  # noqa: BLE001 - botocore's errors, reported as amazon.aws does
+        except (BotoCoreError, ClientError) as error:
             module.fail_json_aws(error, msg="DescribeLaunchTemplates failed")
     return requests, instances, found_templates
 
@@ -356,6 +372,7 @@ def main() -> None:
         "ssh_user": {"type": "str", "default": "admin"},
         "ssh_address": {"type": "str", "choices": ["auto", "public", "private"], "default": "auto"},
         "ssh_via_master": {"type": "bool", "default": False},
+        "launch_templates": {"type": "bool", "default": True},
     }
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -364,7 +381,8 @@ def main() -> None:
     )
     params = module.params
     name, tag_key = params["cluster_name"], params["tag_key"]
-    requests, instances, templates = describe_cluster(module, tag_key, name, params["plan"] != "none")
+    templates_wanted = params["plan"] != "none" and params["launch_templates"]
+    requests, instances, templates = describe_cluster(module, tag_key, name, templates_wanted)
     observed = observe(tag_key, name, requests, instances, templates)
     ssh = {key: params[key] for key in ("ssh_user", "ssh_address", "ssh_via_master")}
     groups = desired_groups(params["master"], params["slave_groups"]) if params["plan"] == "present" else None

@@ -118,8 +118,9 @@ options:
     default: []
   known_launch_templates:
     description:
-      - The cluster's launch templates by name (name -> id), as RV(disposable.disco.disco_ec2_cluster_info#module:launch_templates)
-        lists them; saves a C(DescribeLaunchTemplates) call. Unset, the module looks them up.
+      - The cluster's launch templates by name (name -> id), as
+        RV(disposable.disco.disco_ec2_cluster_info#module:launch_templates) lists them; saves a
+        C(DescribeLaunchTemplates) call. Unset, the module looks them up.
     type: dict
 attributes:
   check_mode:
@@ -218,13 +219,12 @@ terminated_instances:
   elements: str
 """
 
+import contextlib
 import uuid
 from typing import Any
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    from botocore.exceptions import BotoCoreError, ClientError
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -499,7 +499,7 @@ def main() -> None:
     }
     try:
         result.update(present(module, client) if module.params["state"] == "present" else absent(module, client))
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+    except (BotoCoreError, ClientError) as error:
         module.fail_json_aws(error, msg="EC2 call failed")
     module.exit_json(**result)
 

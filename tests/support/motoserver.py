@@ -5,8 +5,8 @@ application that enforces what AWS documents and moto ignores:
 
 - **ClientToken** (AWS: "Ensuring idempotency in Amazon EC2 API requests"): a repeated request with the same
   token and the same parameters gets the *first* answer again and starts nothing; the same token with other
-  parameters is refused with ``IdempotentParameterMismatch``. Applies to RunInstances, CreateFleet and
-  CreateLaunchTemplate.
+  parameters is refused with ``IdempotentParameterMismatch``. Applies to RunInstances, RequestSpotInstances,
+  CreateFleet and CreateLaunchTemplate.
 - **Spot capacity** (:meth:`StrictEC2.refuse`): chosen instance types and/or zones have no capacity. CreateFleet
   ``type=instant`` answers as AWS does: the call succeeds, the refused launch-template overrides come back in
   ``Errors`` (``InsufficientInstanceCapacity`` ...) next to the ``Instances`` launched from the other overrides.
