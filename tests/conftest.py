@@ -8,9 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.motoserver import MotoServer
 
 REPO = Path(__file__).resolve().parent.parent
+# moto loads its AMIs when its EC2 models are first imported: one official-looking Debian image per release and
+# architecture, the same file the local cloud's moto loads (moto does not check the AMI of RunInstances).
+DEBIAN_AMIS = REPO / "roles" / "disco_localcloud" / "files" / "debian-amis.json"
+os.environ.setdefault("MOTO_AMIS_PATH", str(DEBIAN_AMIS))
+
+from support.motoserver import MotoServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -190,3 +190,32 @@ def launch_template_name(tag_key: str, cluster_name: str, group: str, data: dict
     """``<tag_key>-<cluster>-<group>-<hash of the template data>``: a changed group gets a new template."""
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
     return re.sub(r"[^A-Za-z0-9().\-/_]", "-", f"{tag_key}-{cluster_name}-{group}-{digest}")[:128]
+
+
+# Debian's official cloud images (https://wiki.debian.org/Cloud/AmazonEC2Image): published by this AWS account,
+# named debian-<release>-<amd64|arm64>-<date>-<build>.
+DEBIAN_OWNER = "136693071363"
+DEBIAN_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+
+
+def is_ami_id(image: str | None) -> bool:
+    return bool(image) and str(image).startswith("ami-")
+
+
+def architecture_of(instance_type: dict[str, Any]) -> str:
+    """The architecture of one DescribeInstanceTypes entry: x86_64 when it runs it, else its first one."""
+    supported = (instance_type.get("ProcessorInfo") or {}).get("SupportedArchitectures") or []
+    return "x86_64" if "x86_64" in supported or not supported else supported[0]
+
+
+def pick_image(images: list[dict[str, Any]], release: str, architecture: str) -> dict[str, Any] | None:
+    """The newest available image of ``release`` (``debian-13``) for ``architecture``, from ec2_ami_info's list."""
+    prefix = f"{release}-{DEBIAN_ARCH.get(architecture, architecture)}-"
+    fitting = [
+        image
+        for image in images
+        if str(image.get("name", "")).startswith(prefix)
+        and image.get("architecture") == architecture
+        and image.get("state", "available") == "available"
+    ]
+    return max(fitting, key=lambda image: (str(image.get("creation_date", "")), image["image_id"]), default=None)

@@ -101,6 +101,8 @@ def launch_lines(groups: list[dict[str, Any]]) -> list[str]:
             for item in group["got"]
         )
         lines.append(f"  {group['key']}: asked {group['asked']}, got {group['launched']}: {got or 'nothing'}")
+        if group.get("image_name"):
+            lines.append(f"    image {group['image_id']} ({group['image_name']}, {group['architecture']})")
         for skip in group["skipped"]:
             where = skip["zone"] or skip["subnet_id"] or "any zone"
             lines.append(

@@ -309,7 +309,6 @@ from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_report 
     report_lines,
 )
 
-
 INSTANCES_PAGE = 1000
 
 

@@ -86,8 +86,18 @@ options:
         type: str
         required: true
   image_id:
-    description: The AMI every node starts from; required with O(state=present) and a non-empty O(launch).
+    description:
+      - The AMI every node starts from, or a Debian release (V(debian-13), V(debian-12)) whose newest image of the
+        group's architecture (from C(DescribeInstanceTypes)) is taken from O(images). Required with
+        O(state=present) and a non-empty O(launch).
     type: str
+  images:
+    description:
+      - The candidate images when O(image_id) names a release, as M(amazon.aws.ec2_ami_info) lists them (Debian's
+        account, names C(<release>-*)); each needs C(image_id), C(name), C(architecture) and C(creation_date).
+    type: list
+    elements: dict
+    default: []
   key_name:
     description: Name of the EC2 key pair for the AMI's admin user.
     type: str
@@ -198,6 +208,15 @@ groups:
     launch_template_id:
       description: The group's launch template.
       type: str
+    image_id:
+      description: The AMI the group's nodes start from.
+      type: str
+    image_name:
+      description: Its name, when chosen by release.
+      type: str
+    architecture:
+      description: The architecture of the group's instance types, when the image was chosen by release.
+      type: str
 shortfall_total:
   description: The sum of RV(groups[].shortfall).
   returned: always
@@ -234,10 +253,13 @@ from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import 
     IDS_PER_CALL,
     ON_DEMAND,
     SPOT,
+    architecture_of,
     chunks,
     group_key,
+    is_ami_id,
     launch_template_data,
     launch_template_name,
+    pick_image,
     tag_list,
 )
 from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_report import launch_lines
@@ -395,6 +417,34 @@ def launch_group(
     return result
 
 
+def architectures(client: Any, launches: list[dict[str, Any]]) -> dict[str, str]:
+    """Instance type -> architecture, from one DescribeInstanceTypes call."""
+    types = sorted({t for launch in launches for t in launch["instance_types"]})
+    paginator = client.get_paginator("describe_instance_types")
+    found = paginator.paginate(InstanceTypes=types).build_full_result().get("InstanceTypes", [])
+    return {entry["InstanceType"]: architecture_of(entry) for entry in found}
+
+
+def group_image(module: AnsibleAWSModule, launch: dict[str, Any], arches: dict[str, str]) -> dict[str, str]:
+    """The image of one group: the given AMI id, or the newest image of the release for the group's architecture."""
+    image = module.params["image_id"]
+    if is_ami_id(image):
+        return {"image_id": image, "image_name": "", "architecture": ""}
+    key = group_key(launch["role"], launch["group"])
+    unknown = [t for t in launch["instance_types"] if t not in arches]
+    if unknown:
+        module.fail_json(msg=f"{key}: EC2 does not know the instance type(s) {', '.join(unknown)} in this region")
+    wanted = sorted({arches[t] for t in launch["instance_types"]})
+    if len(wanted) > 1:
+        module.fail_json(
+            msg=f"{key}: its instance types mix architectures ({', '.join(wanted)}); one image cannot boot both"
+        )
+    chosen = pick_image(module.params["images"], image, wanted[0])
+    if chosen is None:
+        module.fail_json(msg=f"{key}: no available {image} image for {wanted[0]} from Debian's account in this region")
+    return {"image_id": chosen["image_id"], "image_name": chosen.get("name", ""), "architecture": wanted[0]}
+
+
 def subnet_zones(client: Any, subnet_ids: list[str]) -> dict[str, str]:
     if not subnet_ids:
         return {}
@@ -416,14 +466,16 @@ def present(module: AnsibleAWSModule, client: Any) -> dict[str, Any]:
     if existing is None:
         existing = cluster_templates(client, params["tag_key"], params["cluster_name"])
     zones = subnet_zones(client, params["subnet_ids"])
+    arches = {} if is_ami_id(params["image_id"]) else architectures(client, launches)
     groups = []
     for launch in launches:
-        data = launch_template_data(launch, params["image_id"], params["key_name"], params["security_groups"])
+        image = group_image(module, launch, arches)
+        data = launch_template_data(launch, image["image_id"], params["key_name"], params["security_groups"])
         name = launch_template_name(params["tag_key"], params["cluster_name"], launch["group"], data)
         template_id = existing.get(name) or ensure_template(
             client, name, data, launch["tags"], token(run_id, "lt", launch["group"])
         )
-        groups.append(launch_group(module, client, launch, template_id, zones, run_id))
+        groups.append({**launch_group(module, client, launch, template_id, zones, run_id), **image})
     return {
         "changed": True,
         "groups": groups,
@@ -480,6 +532,7 @@ def main() -> None:
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "launch": {"type": "list", "elements": "dict", "default": [], "options": launch_options},
         "image_id": {"type": "str"},
+        "images": {"type": "list", "elements": "dict", "default": []},
         "key_name": {"type": "str", "no_log": False},
         "security_groups": {"type": "list", "elements": "str", "default": []},
         "subnet_ids": {"type": "list", "elements": "str", "default": []},

@@ -58,6 +58,9 @@ SECRET_FIELDS = frozenset({"disco_aws_access_key", "disco_aws_secret_key", "disc
 SLAVE_GROUP_KEYS = ("name", "count", "instance_type", "max_price", "multiplier")
 
 AMI_RE = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+# disco_ami may name a Debian release instead of an AMI id: the launch finds its newest official image.
+DEBIAN_RELEASES = ("debian-13", "debian-12")
+AMI_WHAT = "an AMI id such as ami-0123456789abcdef0, or debian-13 or debian-12"
 INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
 SUBNET_RE = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 INSTANCE_TYPE_WHAT = "an EC2 instance type such as c5.large"
@@ -189,6 +192,16 @@ def _instance_types(value: Any) -> list[str] | None:
     return [text] if text else None
 
 
+def _ami(value: Any) -> str | None:
+    """An AMI id, or a Debian release whose newest official image the launch looks up."""
+    text = _string(value, AMI_WHAT)
+    if not text:
+        return None
+    if not AMI_RE.match(text) and text not in DEBIAN_RELEASES:
+        raise ConfigError(f"must be {AMI_WHAT}, got {_shown(text)}")
+    return text
+
+
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -315,7 +328,7 @@ FIELDS: dict[str, Field] = {
         Field("disco_ec2_endpoint", _endpoint),
         Field("disco_aws_access_key", _secret),
         Field("disco_aws_secret_key", _secret),
-        Field("disco_ami", _pattern(AMI_RE, "an AMI id such as ami-0123456789abcdef0", allow_empty=True)),
+        Field("disco_ami", _ami),
         Field("disco_instance_type", _instance_types),
         Field("disco_master_instance_type", _instance_types),
         Field("disco_slave_instance_type", _instance_types),
@@ -482,7 +495,7 @@ def validate(
             errors.add(label(native, given), str(error))
     cfg = {native.removeprefix("disco_"): value for native, value in checked.items() if native not in SECRET_FIELDS}
     if "disco_ami" in checked and not checked["disco_ami"]:
-        errors.add(label("disco_ami", given), "is required: the AMI id of a Debian 12 image in your region")
+        errors.add(label("disco_ami", given), f"is required: {AMI_WHAT}")
     if "disco_instance_type" in checked and not checked["disco_instance_type"]:
         errors.add(label("disco_instance_type", given), f"is required: {INSTANCE_TYPE_WHAT} or a list of them")
     instance_types = cfg.get("instance_type")

@@ -121,3 +121,39 @@ def test_security_group_deletion_is_retried_while_interfaces_linger_then_fails_n
     assert f"Security group(s) {TAG_KEY}-linger of cluster linger could not be deleted within 2s" in run.output
     assert "DependencyViolation" in run.output
     assert lab.instances("linger") == []
+
+
+def debian_images(lab, release):
+    """The images the stand-in has for a release (roles/disco_localcloud/files/debian-amis.json), by arch."""
+    filters = [{"Name": "name", "Values": [f"{release}-*"]}]
+    images = lab.ec2().describe_images(Owners=["136693071363"], Filters=filters)["Images"]
+    return {image["Architecture"]: image for image in images}
+
+
+def test_disco_ami_by_release_takes_debians_newest_image_for_each_groups_architecture(lab):
+    images = debian_images(lab, "debian-12")
+    assert set(images) == {"x86_64", "arm64"}
+    lab.config = {
+        **base_config("release"),
+        "disco_ami": "debian-12",
+        "disco_slave_groups": [{"name": "arm", "count": 2, "instance_type": "m6g.large"}],
+    }
+    run = lab.launch().ok()
+    (master,) = by_role(lab.instances("release"), "master")
+    slaves = by_role(lab.instances("release"), "slave", "arm")
+    assert master["ImageId"] == images["x86_64"]["ImageId"]
+    assert {s["ImageId"] for s in slaves} == {images["arm64"]["ImageId"]} and len(slaves) == 2
+    assert f"image {images['x86_64']['ImageId']} ({images['x86_64']['Name']}, x86_64)" in run.output
+    assert f"image {images['arm64']['ImageId']} ({images['arm64']['Name']}, arm64)" in run.output
+    assert run.calls.count("DescribeImages") == 1 and run.calls.count("DescribeInstanceTypes") == 1
+
+    again = lab.launch().ok()
+    assert again.changed == 0 and "DescribeImages" not in again.calls, "a no-op re-run looks up no image"
+
+
+def test_a_group_mixing_architectures_is_refused_naming_it(lab):
+    lab.config = {**base_config("mixed"), "disco_ami": "debian-13", "disco_instance_type": ["m5.large", "m6g.large"]}
+    run = lab.launch()
+    assert run.returncode != 0
+    assert "master: its instance types mix architectures (arm64, x86_64)" in run.output
+    assert lab.instances("mixed") == [] and "CreateFleet" not in run.calls

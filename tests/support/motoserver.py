@@ -32,6 +32,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -39,6 +40,7 @@ import boto3
 from werkzeug.serving import BaseWSGIServer, make_server
 
 REGION = "us-east-1"
+DEBIAN_AMIS = Path(__file__).resolve().parents[2] / "roles" / "disco_localcloud" / "files" / "debian-amis.json"
 # Fake credentials: moto accepts any; real ones must never be used by the tests.
 FAKE_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -385,9 +387,8 @@ class MotoServer:
 
     @classmethod
     def start(cls) -> MotoServer:
-        amis = os.environ.get("DISCO_TEST_AMIS_PATH")
-        if amis:
-            os.environ.setdefault("MOTO_AMIS_PATH", amis)
+        # The Debian images the local cloud's moto has too (moto reads MOTO_AMIS_PATH when first imported).
+        os.environ.setdefault("MOTO_AMIS_PATH", str(DEBIAN_AMIS))
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         _fleets_use_template_security_groups()

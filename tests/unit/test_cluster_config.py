@@ -88,9 +88,23 @@ def test_native_examples_validate(name):
     assert errors == []
 
 
-def test_defaults_alone_lack_only_the_ami():
-    errors = check()[1]
-    assert errors == ["disco_ami: is required: the AMI id of a Debian 12 image in your region"]
+def test_defaults_alone_are_valid_and_launch_the_newest_debian_13():
+    cluster, errors = check()
+    assert errors == [] and cluster["ami"] == "debian-13"
+
+
+@pytest.mark.parametrize("value", ["debian-12", "debian-13", "ami-12345678", "ami-0123456789abcdef0"])
+def test_ami_is_an_id_or_a_debian_release(value):
+    cluster, errors = check(disco_ami=value)
+    assert errors == [] and cluster["ami"] == value
+    assert check(AMI=value)[0]["ami"] == value
+
+
+@pytest.mark.parametrize("value", ["debian-11", "Debian-13", "ubuntu-24.04", "ami-xyz"])
+def test_other_images_are_refused_naming_the_field(value):
+    assert check(disco_ami=value)[1] == [
+        f"disco_ami: must be an AMI id such as ami-0123456789abcdef0, or debian-13 or debian-12, got {value!r}"
+    ]
 
 
 def test_master_and_slave_types_fall_back_to_instance_type():

@@ -280,3 +280,45 @@ def test_launch_template_holds_tags_for_instance_and_volume_and_no_market_option
 def test_chunks():
     assert model.chunks(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
     assert model.chunks([], 200) == []
+
+
+def test_pick_image_takes_the_newest_available_image_of_the_release_and_architecture():
+    images = [
+        {
+            "image_id": "ami-1",
+            "name": "debian-13-amd64-20250101-1",
+            "architecture": "x86_64",
+            "creation_date": "2025-01-01",
+        },
+        {
+            "image_id": "ami-2",
+            "name": "debian-13-amd64-20250601-2",
+            "architecture": "x86_64",
+            "creation_date": "2025-06-01",
+        },
+        {
+            "image_id": "ami-3",
+            "name": "debian-13-arm64-20250701-3",
+            "architecture": "arm64",
+            "creation_date": "2025-07-01",
+        },
+        {
+            "image_id": "ami-4",
+            "name": "debian-12-amd64-20250801-4",
+            "architecture": "x86_64",
+            "creation_date": "2025-08-01",
+        },
+        {
+            "image_id": "ami-5",
+            "name": "debian-13-amd64-20250901-5",
+            "architecture": "x86_64",
+            "creation_date": "2025-09-01",
+            "state": "pending",
+        },
+    ]
+    assert model.pick_image(images, "debian-13", "x86_64")["image_id"] == "ami-2"
+    assert model.pick_image(images, "debian-13", "arm64")["image_id"] == "ami-3"
+    assert model.pick_image(images, "debian-12", "x86_64")["image_id"] == "ami-4"
+    assert model.pick_image(images, "debian-12", "arm64") is None
+    assert model.architecture_of({"ProcessorInfo": {"SupportedArchitectures": ["arm64"]}}) == "arm64"
+    assert model.architecture_of({"ProcessorInfo": {"SupportedArchitectures": ["i386", "x86_64"]}}) == "x86_64"
