@@ -227,7 +227,7 @@ plan:
     launch:
       description:
         - Per group short of nodes, the count, market, instance types, max price, tags and user data (no client
-          token: M(disposable.disco.disco_ec2_fleet) draws a fresh one per run).
+          token, M(disposable.disco.disco_ec2_fleet) draws a fresh one per run).
       type: list
       elements: dict
     cancel:

@@ -19,7 +19,7 @@ description:
     terminates) and asks EC2 Fleet C(type=instant) once for all the group's missing nodes across every listed
     instance type and subnet, with the C(price-capacity-optimized) allocation strategy.
   - Every instance and volume carries the cluster's tags from the moment it exists (tag specifications at
-    creation). An instant fleet leaves no request open: what EC2 could not start is answered at once, in the
+    creation). An instant fleet leaves no request open; what EC2 could not start is answered at once, in the
     fleet's C(Errors), and nothing is started later.
   - Instance types and subnets without spot capacity (C(InsufficientInstanceCapacity), C(capacity-not-available),
     C(MaxSpotInstanceCountExceeded), ...) are skipped by EC2 and reported in RV(groups[].skipped). When no listed
