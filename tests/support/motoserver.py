@@ -194,7 +194,7 @@ class StrictEC2:
         self, environ: dict[str, Any], action: str | None, params: Params, body: bytes
     ) -> tuple[str, list[tuple[str, str]], bytes]:
         limit = MAX_IDS_PER_CALL.get(action or "")
-        if limit and sum(1 for key, _ in params if key.startswith(limit)) > MAX_IDS:
+        if limit and sum(1 for param in params if param[0].startswith(limit)) > MAX_IDS:
             return _error("InvalidParameterValue", f"{action}: at most {MAX_IDS} ids per call")
         if action == "DeleteSecurityGroup" and self.lingering:
             with self.lock:
@@ -278,7 +278,7 @@ def _renumbered(params: Params, dropped: set[tuple[str, str]]) -> Params:
     """``params`` without the dropped overrides, the others renumbered 1, 2, ... per launch template config."""
     numbers: dict[tuple[str, str], int] = {}
     for config, number in sorted(
-        {(k.split(".")[1], k.split(".")[3]) for k, _ in params if k.count(".") == 4 and ".Overrides." in k},
+        {(p[0].split(".")[1], p[0].split(".")[3]) for p in params if p[0].count(".") == 4 and ".Overrides." in p[0]},
         key=lambda cn: (int(cn[0]), int(cn[1])),
     ):
         if (config, number) not in dropped:
