@@ -37,15 +37,16 @@ build_base_by_debootstrap() {
   }
   local root mirror
   root=$(mktemp -d "/tmp/disco-rootfs-$release.XXXXXX")
-  trap 'rm -rf "$root"' RETURN
   mirror=${DISCO_DEBIAN_MIRROR:-$(host_mirror)}
   log "debootstrap --variant=minbase $release ${mirror:-(debootstrap default mirror)} (a few minutes)"
   debootstrap --variant=minbase "$release" "$root" ${mirror:+"$mirror"} >"/tmp/disco-debootstrap-$release.log" 2>&1 || {
     tail -n 30 "/tmp/disco-debootstrap-$release.log" >&2
+    rm -rf "$root"
     return 1
   }
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
   tar -C "$root" -c . | docker import --change 'CMD ["/bin/bash"]' - "$base" >/dev/null
+  rm -rf "$root"
   log "imported $base from debootstrap"
 }
 
