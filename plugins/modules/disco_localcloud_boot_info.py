@@ -62,19 +62,24 @@ instances:
     image_id: {description: Its AMI id., type: str, returned: always}
     image_name: {description: The AMI's name (empty when EC2 does not know the AMI)., type: str, returned: always}
     release: {description: The release its container runs., type: str, returned: always}
-    release_matched: {description: Whether the AMI name matched a pattern (else the default release)., type: bool, returned: always}
+    release_matched:
+      description: Whether the AMI name matched a pattern (else the default release).
+      type: bool
+      returned: always
     key_name: {description: Its key pair's name (empty without one)., type: str, returned: always}
     hostname: {description: Its short private host name., type: str, returned: always}
     user_data: {description: Its user data (text)., type: str, returned: always}
-    meta_data: {description: NoCloud meta-data (instance id, host name, the key pair's public key)., type: str, returned: always}
+    meta_data:
+      description: NoCloud meta-data (instance id, host name, the key pair's public key).
+      type: str
+      returned: always
 """
 
+import contextlib
 from typing import Any
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports it
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    from botocore.exceptions import BotoCoreError, ClientError
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.disposable.disco.plugins.module_utils.disco_localcloud import (
@@ -111,14 +116,14 @@ def main() -> None:
             try:
                 for image in client.describe_images(ImageIds=[image_id]).get("Images", []):
                     images[image["ImageId"]] = image
-            except botocore.exceptions.ClientError:
+            except ClientError:
                 pass  # a deregistered or made-up AMI: the default release
         keys: dict[str, str] = {}
         for key_name in sorted({i["KeyName"] for i in instances if i.get("KeyName")}):
             try:
                 pairs = client.describe_key_pairs(KeyNames=[key_name], IncludePublicKey=True).get("KeyPairs", [])
                 keys[key_name] = (pairs[0].get("PublicKey") or "") if pairs else ""
-            except botocore.exceptions.ClientError:
+            except ClientError:
                 keys[key_name] = ""
         for instance_id in ids:
             instance = by_id.get(instance_id)
@@ -135,7 +140,7 @@ def main() -> None:
                     default,
                 )
             )
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+    except (BotoCoreError, ClientError) as error:
         module.fail_json_aws(error, msg="Cannot read the local cloud's instances")
     module.exit_json(changed=False, instances=result)
 
