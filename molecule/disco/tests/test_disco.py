@@ -160,6 +160,31 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, collections.C
     return tag, expected
 
 
+RELEASE = os.environ.get("DISCO_MOLECULE_RELEASE", "trixie")
+RELEASE_NUMBER = {"bookworm": "12", "trixie": "13"}
+
+
+def test_nodes_booted_like_ec2_instances_of_the_release() -> None:
+    """systemd is PID 1 on every node, the OS is the scenario's release, cloud-init processed the user data."""
+    for node in [MASTER, *SLAVES]:
+        assert docker("exec", node, "cat", "/proc/1/comm").stdout.strip() == "systemd", node
+        assert f'VERSION_ID="{RELEASE_NUMBER[RELEASE]}"' in docker("exec", node, "cat", "/etc/os-release").stdout
+        assert "status: done" in docker("exec", node, "cloud-init", "status").stdout, node
+        role = "master" if node == MASTER else "slave"
+        assert f"role={role}\n" in docker("exec", node, "cat", "/etc/disposable-disco/node").stdout, node
+
+
+def test_master_runs_as_the_systemd_service() -> None:
+    """`systemctl` says disco-master is enabled and active, and its cgroup holds the master's Erlang VM."""
+    assert docker("exec", MASTER, "systemctl", "is-enabled", "disco-master").stdout.strip() == "enabled"
+    assert docker("exec", MASTER, "systemctl", "is-active", "disco-master").stdout.strip() == "active"
+    tree = docker("exec", MASTER, "systemd-cgls", "--no-pager", "-u", "disco-master.service").stdout
+    assert "beam" in tree, tree
+    for slave in SLAVES:  # slaves run no master service
+        result = docker("exec", slave, "systemctl", "is-active", "disco-master", check=False)
+        assert result.stdout.strip() in ("inactive", "unknown"), (slave, result.stdout)
+
+
 def test_disco_built_on_the_master_and_installed_everywhere() -> None:
     build_id = read_master("/usr/lib/disco/BUILD-ID").strip()
     for node in SLAVES:
