@@ -2,6 +2,9 @@
 #   make test            set up everything, run every test tier (lint, sanity, unit, playbooks vs moto, molecule)
 #   make local-cluster   launch a local Disco cluster (moto + docker), no AWS account needed
 # Every target does its own set-up; nothing needs to be installed by hand on a Debian machine with Python 3.11.
+# Releases: the molecule scenarios run on DISCO_MOLECULE_RELEASE (trixie by default), the end-to-end test on
+# DISCO_E2E_RELEASE (bookworm by default): each Debian release is proven once per make test (README, Tests).
+# DISCO_SOURCES: Disco's checkouts (the disco scenario and the end-to-end test are skipped, loudly, without it).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -51,7 +54,7 @@ setup: venv collections ## venv + collections: all ansible-playbook needs
 docker: ## make sure a Docker engine answers (starts Debian's dockerd as root)
 	@scripts/ensure-docker.sh
 
-images: docker ## build the local base and node images when missing
+images: docker ## build the local base and node images (bookworm, trixie) when missing
 	@scripts/base-image.sh
 
 lint: setup ## yamllint, ansible-lint (production profile), ruff

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Build the local images the tests and the local cloud run on, only when missing:
-#   debian:bookworm               pulled where a registry answers, else debootstrap --variant=minbase + docker import
-#   disposable-disco/node:bookworm  debian:bookworm + python3, sshd, sudo, ca-certificates (images/node/Dockerfile),
-#                                   rebuilt when images/node changes
+#   debian:<release>                     for bookworm (Debian 12) and trixie (Debian 13): pulled where a registry
+#                                        answers, else debootstrap --variant=minbase + docker import
+#   disposable-disco/ec2-node:<release>  debian:<release> + systemd (PID 1), cloud-init (NoCloud), openssh-server,
+#                                        sudo, python3, unattended-upgrades (images/ec2-node/Dockerfile): what EC2
+#                                        boots from Debian's AMIs; rebuilt when images/ec2-node changes
+#   disposable-disco/node:bookworm       the older plain image (sshd as PID 1, images/node/Dockerfile), kept as is
+# DISCO_RELEASES chooses the releases (default: "bookworm trixie").
 # Set DISCO_DEBIAN_MIRROR to choose the mirror for debootstrap (default: the host's first apt source, else debootstrap's).
 set -euo pipefail
 
-BASE=debian:bookworm
+RELEASES=${DISCO_RELEASES:-bookworm trixie}
 NODE=${DISCO_NODE_IMAGE:-disposable-disco/node:bookworm}
+EC2_NODE=${DISCO_EC2_NODE_IMAGE:-disposable-disco/ec2-node}
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 log() { printf '[base-image] %s\n' "$*" >&2; }
@@ -24,41 +29,63 @@ host_mirror() {
 }
 
 build_base_by_debootstrap() {
+  local release=$1 base=debian:$1
   command -v debootstrap >/dev/null 2>&1 || {
     log "installing debootstrap"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   }
   local root mirror
-  root=$(mktemp -d /tmp/disco-rootfs.XXXXXX)
-  trap 'rm -rf "$root"' RETURN
+  root=$(mktemp -d "/tmp/disco-rootfs-$release.XXXXXX")
   mirror=${DISCO_DEBIAN_MIRROR:-$(host_mirror)}
-  log "debootstrap --variant=minbase bookworm ${mirror:-(debootstrap default mirror)} (a few minutes)"
-  debootstrap --variant=minbase bookworm "$root" ${mirror:+"$mirror"} >/tmp/disco-debootstrap.log 2>&1 || {
-    tail -n 30 /tmp/disco-debootstrap.log >&2
+  log "debootstrap --variant=minbase $release ${mirror:-(debootstrap default mirror)} (a few minutes)"
+  debootstrap --variant=minbase "$release" "$root" ${mirror:+"$mirror"} >"/tmp/disco-debootstrap-$release.log" 2>&1 || {
+    tail -n 30 "/tmp/disco-debootstrap-$release.log" >&2
+    rm -rf "$root"
     return 1
   }
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-  tar -C "$root" -c . | docker import --change 'CMD ["/bin/bash"]' - "$BASE" >/dev/null
-  log "imported $BASE from debootstrap"
+  tar -C "$root" -c . | docker import --change 'CMD ["/bin/bash"]' - "$base" >/dev/null
+  rm -rf "$root"
+  log "imported $base from debootstrap"
 }
 
-if have "$BASE"; then
-  log "$BASE is present"
-elif timeout 60 docker pull -q "$BASE" >/dev/null 2>&1; then
-  log "pulled $BASE"
-else
-  log "no registry answers for $BASE; building it locally"
-  build_base_by_debootstrap
-fi
+ensure_base() {
+  local release=$1 base=debian:$1
+  if have "$base"; then
+    log "$base is present"
+  elif timeout 60 docker pull -q "$base" >/dev/null 2>&1; then
+    log "pulled $base"
+  else
+    log "no registry answers for $base; building it locally"
+    build_base_by_debootstrap "$release"
+  fi
+}
 
-# The node image carries the hash of its build context as a label: a changed Dockerfile rebuilds it.
-context_hash=$(cd "$here/images/node" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
-built_hash=$(docker image inspect -f '{{ index .Config.Labels "disco.context-hash" }}' "$NODE" 2>/dev/null || true)
-if [ "$built_hash" = "$context_hash" ]; then
-  log "$NODE is present and current"
-else
-  log "building $NODE (context $context_hash)"
-  docker build -q --label "disco.context-hash=$context_hash" -t "$NODE" "$here/images/node" >/dev/null
-  log "built $NODE"
-fi
+# An image carries the hash of its build context (and build arguments) as a label: a changed context rebuilds it.
+ensure_built() {
+  local image=$1 context=$2 extra=$3 context_hash built_hash
+  shift 3
+  context_hash=$( (cd "$context" && find . -type f -print0 | sort -z | xargs -0 sha256sum
+                   [ -z "$extra" ] || echo "$extra") | sha256sum | cut -c1-16)
+  built_hash=$(docker image inspect -f '{{ index .Config.Labels "disco.context-hash" }}' "$image" 2>/dev/null || true)
+  if [ "$built_hash" = "$context_hash" ]; then
+    log "$image is present and current"
+  else
+    log "building $image (context $context_hash)"
+    local start=$SECONDS
+    docker build -q --label "disco.context-hash=$context_hash" "$@" -t "$image" "$context" >/dev/null
+    log "built $image in $((SECONDS - start)) s"
+  fi
+}
+
+ensure_base bookworm
+ensure_built "$NODE" "$here/images/node" ""
+for release in $RELEASES; do
+  case "$release" in
+    bookworm|trixie) ;;
+    *) log "unsupported release $release (supported: bookworm trixie)"; exit 2 ;;
+  esac
+  ensure_base "$release"
+  ensure_built "$EC2_NODE:$release" "$here/images/ec2-node" "RELEASE=$release" --build-arg "RELEASE=$release"
+done

@@ -171,7 +171,40 @@ EOF
   fi
 }
 
+# ---------------------------------------------------------------------------------------------- sources
+# Can Disco's sources be had? Checked before anything takes minutes (images, moto, the launch): DISCO_SOURCES must
+# hold every checkout, or, without it, GitHub must answer. Not checked when the Disco plays are skipped.
+REPOS="disco lager goldrush mochiweb folsom bear meck folsomite plists"
+skips_disco() {
+  local previous="" arg
+  for arg in "$@"; do
+    case $previous,$arg in
+      --skip-tags,*disco* | *,--skip-tags=*disco*) return 0 ;;
+    esac
+    previous=$arg
+  done
+  return 1
+}
+check_sources() {
+  local repo missing=""
+  if [ -n "${DISCO_SOURCES:-}" ]; then
+    for repo in $REPOS; do
+      [ -d "$DISCO_SOURCES/$repo/.git" ] || [ -f "$DISCO_SOURCES/$repo/HEAD" ] || missing="$missing $repo"
+    done
+    [ -z "$missing" ] || die "DISCO_SOURCES=$DISCO_SOURCES lacks git checkouts of:$missing. It must hold one checkout per
+repository ($REPOS) at the commits roles/disco_install/defaults/main.yml pins: clone them there (see
+docs/local-cloud.md), or unset DISCO_SOURCES on a machine that reaches github.com."
+  elif ! timeout 20 git ls-remote --heads https://github.com/discoproject/disco.git >/dev/null 2>&1; then
+    die "Disco's sources cannot be had: DISCO_SOURCES is not set and github.com does not answer (git ls-remote
+https://github.com/discoproject/disco.git). Either run on a machine with internet access (the master clones Disco
+and its dependencies from GitHub), or export DISCO_SOURCES=/path/to/checkouts, a directory with one git checkout per
+repository ($REPOS) at the pinned commits (docs/local-cloud.md), then make local-cluster again.
+Or launch without Disco: scripts/local-cluster.sh up --skip-tags disco"
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------- main
+if [ "$command" = up ] && ! skips_disco "$@"; then check_sources; fi
 scripts/ensure-docker.sh
 scripts/base-image.sh
 

@@ -7,6 +7,11 @@ count made here, a slave lost (its instance terminated in moto, as a spot reclai
 and container replace it, the node table lists only live nodes), a second job, teardown (nothing of the cluster
 left in moto or docker), then moto itself removed. Everything is removed in a finalizer whatever happens.
 
+The nodes boot like EC2's Debian images (systemd as PID 1, cloud-init processing the instance's user data as moto
+holds it); the master runs as the systemd service disco-master. DISCO_E2E_RELEASE chooses the Debian release the
+nodes run (bookworm, the default here, or trixie): the local cloud's default release, as the test's AMI id is not
+one of Debian's.
+
 Needs DISCO_SOURCES (a directory of Disco checkouts, see docs/local-cloud.md): without it the test is skipped,
 loudly. Talks only to 127.0.0.1 and to the containers it starts.
 """
@@ -44,6 +49,8 @@ TIMING = re.compile(
     r"^  (validation|provision|containers|configure|Disco build|status|teardown|job|total)\s+([\d.]+) s$", re.M
 )
 TAG_KEY = "disposabledisco"
+RELEASE = os.environ.get("DISCO_E2E_RELEASE", "bookworm")
+RELEASE_NUMBER = {"bookworm": "12", "trixie": "13"}
 BUCKET = "disco-e2e"
 STEP_TIMEOUT = 1500  # seconds for one launch; the whole test aims at about 15 minutes on 2 cores
 
@@ -280,6 +287,7 @@ def local_cloud(
             "disco_ec2_endpoint": cloud.endpoint,
             "disco_num_slaves": 2,
             "disco_localcloud_moto_name": cloud.moto_name,
+            "disco_localcloud_default_release": RELEASE,
         }
     )
     cloud.config_path.write_text(yaml.safe_dump(settings))
@@ -312,13 +320,29 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     ports = json.loads(docker("inspect", "-f", "{{json .NetworkSettings.Ports}}", cloud.moto_name))
     assert [binding["HostIp"] for binding in ports["5000/tcp"]] == ["127.0.0.1"], ports
     nodes = cloud.containers()
+    assert RELEASE in RELEASE_NUMBER, f"DISCO_E2E_RELEASE={RELEASE}: bookworm or trixie"
     assert sorted(node["labels"]["disposable-disco-role"] for node in nodes.values()) == ["master", "slave", "slave"]
     instances = {instance["InstanceId"]: instance for instance in cloud.cluster_instances()}
     assert set(nodes) == set(instances), "one container per running instance, named after it"
     for name, node in nodes.items():
         assert node["state"] == "running"
-        assert node["info"]["HostConfig"]["Init"] is True
         assert node["info"]["Config"]["Hostname"] == instances[name]["PrivateDnsName"].split(".")[0]
+        assert node["info"]["Config"]["Image"] == f"disposable-disco/ec2-node:{RELEASE}"
+        assert node["labels"]["disposable-disco-release"] == RELEASE
+        # Booted like an EC2 instance: systemd is PID 1 and the OS is the release's.
+        assert docker("exec", name, "cat", "/proc/1/comm").strip() == "systemd"
+        os_release = docker("exec", name, "cat", "/etc/os-release")
+        assert f'VERSION_ID="{RELEASE_NUMBER[RELEASE]}"' in os_release, os_release
+        # cloud-init processed the instance's own user data, as moto holds it (role and group per instance).
+        assert "status: done" in docker("exec", name, "cloud-init", "status")
+        role = node["labels"]["disposable-disco-role"]
+        node_file = docker("exec", name, "cat", "/etc/disposable-disco/node")
+        assert f"cluster={cloud.cluster}\nrole={role}\n" in node_file, node_file
+        assert docker("exec", name, "id", "-un", "admin").strip() == "admin", "cloud-init made the default user"
+    # The master is the systemd service, running Erlang.
+    master = cloud.master()
+    assert docker("exec", master, "systemctl", "is-active", "disco-master").strip() == "active"
+    assert "beam" in docker("exec", master, "systemd-cgls", "--no-pager", "-u", "disco-master.service")
     assert "docker exec" in output and "su - disco" in output, "the status says how to submit a job"
 
     # 2. Re-run: nothing changes anywhere.

@@ -17,6 +17,7 @@ from testinfra.host import Host
 CONFIG = yaml.safe_load((Path(__file__).parent.parent / "inventory" / "group_vars" / "all.yml").read_text())
 MGMT_KEY = CONFIG["disco_mgmt_keys"][0]
 COOKIE = "/home/disco/.erlang.cookie"
+RELEASE = os.environ.get("DISCO_MOLECULE_RELEASE", "trixie")
 SIDE_EFFECT = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "side-effect" / "hosts.yml"
 
 if SIDE_EFFECT.exists():
@@ -71,9 +72,27 @@ def test_job_helpers_imported_by_system_python3(node: Host) -> None:
     assert out == "/usr/lib/python3/dist-packages/disco_s3.py"  # role disco_jobtools
 
 
+def test_node_booted_like_an_ec2_instance_of_the_release(node: Host) -> None:
+    """systemd is PID 1 and running, cloud-init processed the user data, made the host keys and the admin user."""
+    assert node.check_output("cat /proc/1/comm") == "systemd"
+    assert node.run("systemctl is-system-running").stdout.strip() == "running"
+    assert (
+        f'VERSION_ID="{ {"bookworm": "12", "trixie": "13"}[RELEASE] }"' in node.file("/etc/os-release").content_string
+    )
+    assert "status: done" in node.check_output("cloud-init status")
+    assert "cluster=default\n" in node.file("/etc/disposable-disco/node").content_string
+    assert node.user("admin").exists and "sudo" in node.user("admin").groups
+    assert node.service("ssh").is_running
+
+
 def test_system_python_still_externally_managed(node: Host) -> None:
-    assert node.file("/usr/lib/python3.11/EXTERNALLY-MANAGED").exists
-    assert node.check_output("ls /usr/local/lib/python3.11/dist-packages").split() == ["disposable-disco-jobs.pth"]
+    # The release's own python3: 3.11 on Debian 12, 3.13 on Debian 13.
+    version = node.check_output("/usr/bin/python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])'")
+    assert version == {"bookworm": "3.11", "trixie": "3.13"}[RELEASE]
+    assert node.file(f"/usr/lib/python{version}/EXTERNALLY-MANAGED").exists
+    assert node.check_output(f"ls /usr/local/lib/python{version}/dist-packages").split() == [
+        "disposable-disco-jobs.pth"
+    ]
 
 
 def test_disco_account_and_directories(node: Host) -> None:
