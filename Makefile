@@ -23,7 +23,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 
 .PHONY: help setup venv collections docker images lint sanity build unit playbooks pytest molecule test \
-        local-cluster local-teardown clean
+        local-cluster local-teardown disco-suite clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -82,6 +82,9 @@ local-cluster: setup ## launch (or resume) the local cluster: moto + docker, no 
 
 local-teardown: setup ## tear the local cluster down
 	@scripts/local-cluster.sh down
+
+disco-suite: setup ## Disco's functional suite on the running cluster (DISCO_SUITE_CONFIG, default the local cloud)
+	@scripts/disco-suite.sh $(DISCO_SUITE_ARGS)
 
 clean: ## remove .venv and .collections links (caches stay in $(CACHE_DIR))
 	rm -rf $(VENV) $(COLLECTIONS) .pytest_cache
