@@ -45,7 +45,7 @@ def main() -> int:
     print(f"{'module':<16} {'tests':>5} {'result':<8} {'seconds':>8}")
     for row in rows:
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        module, tests, result, seconds = cells[0], cells[1], cells[5], cells[6]
+        module, tests, result, seconds = cells[0], cells[1], cells[6], cells[7]
         print(f"{module:<16} {tests:>5} {result:<8} {seconds:>8}")
         failed += result != "pass"
     return 1 if failed else 0
