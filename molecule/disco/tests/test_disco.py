@@ -495,3 +495,46 @@ def test_job_from_a_laptop_through_the_ssh_tunnel(
     assert set(assigned_hosts(result["events"], "map")) <= set(SLAVES)
     assert s3_counts(s3, bucket, result["job"]) == expected
     FIGURES["word count from the laptop via the tunnel, to S3"] = f"{result['seconds']} s"
+
+
+SUITE_TABLE_ROW = re.compile(
+    r"^\| (test_\w+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\w+) \| ([\d.]+) \|$", re.M
+)
+
+
+def test_disco_functional_suite_fast_set(tmp_path: Path) -> None:
+    """Disco's own functional suite (tests/ of the pinned commit), the fast set, on this cluster's master.
+
+    Run as a user runs it (playbooks/disco_suite.yml, role disco_suite: module by module as disco, each bounded),
+    through molecule's own inventory, where the master is in group disco_master. Last: some modules blacklist
+    nodes and kill jobs, which the tests above must not see.
+    """
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    assert inventory, "MOLECULE_INVENTORY_FILE is not set: run this through `molecule verify -s disco`"
+    report = tmp_path / "suite.md"
+    root = Path(__file__).resolve().parents[3]
+    started = time.monotonic()
+    proc = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            inventory,
+            str(root / "playbooks" / "disco_suite.yml"),
+            "-e",
+            f"disco_suite_report={report}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    rows = SUITE_TABLE_ROW.findall(report.read_text())
+    assert rows, report.read_text()
+    not_passed = [row[0] for row in rows if row[6] != "pass"]
+    assert not not_passed, report.read_text()
+    assert sum(int(row[2]) for row in rows) > 100  # the fast set holds over a hundred tests
+    print("\n" + report.read_text())
+    FIGURES["Disco's functional suite, fast set"] = (
+        f"{len(rows)} modules, {sum(int(row[2]) for row in rows)} tests pass in {time.monotonic() - started:.0f} s"
+    )
