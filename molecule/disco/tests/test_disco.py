@@ -505,6 +505,10 @@ SUITE_TABLE_ROW = re.compile(
 # Modules of the fast set known not to pass on this scenario's cluster, with the reason: reported as an expected
 # failure (xfail, never a pass) when they fail; any other module that does not pass fails the test.
 SUITE_EXPECTED_FAILURES = {
+    "test_discoproto": (
+        "one of its five tests failed in one of four Debian 13 runs of this scenario (its data are 1,000,000 random "
+        "records drawn afresh each run; the cause is not found yet, issue 12); it passed in the others and on Debian 12"
+    ),
     "test_query": (
         "its read stage opens /tmp/cities.csv and /tmp/packages.csv, which the test writes on the machine that runs "
         "`disco test` (the master); here the master runs no tasks (disco_master_multiplier 0), so the read tasks run "
