@@ -513,6 +513,53 @@ def _fleets_use_template_security_groups() -> None:
     version._disco_group_set = True
 
 
+_FLEET = threading.local()
+
+
+def _fleets_use_template_public_ip() -> None:
+    """moto's EC2 Fleet ignores a template's network interface, so its instances in a subnet get no public address
+    whatever the template asks; AWS gives one when the interface says ``AssociatePublicIpAddress: true`` (and
+    none when false). While a fleet call runs (in its request's thread), its launches get the template's choice."""
+    from moto.ec2.models import fleets, instances
+
+    if getattr(fleets.FleetsBackend, "_disco_public_ip", False):
+        return
+    create_fleet, run_instances = fleets.FleetsBackend.create_fleet, instances.InstanceBackend.run_instances
+
+    def choice(backend: Any, configs: list[dict[str, Any]]) -> bool | None:
+        wanted = set()
+        for config in configs:
+            spec = config.get("LaunchTemplateSpecification") or {}
+            with contextlib.suppress(Exception):
+                template = (
+                    backend.get_launch_template(spec["LaunchTemplateId"])
+                    if spec.get("LaunchTemplateId")
+                    else backend.get_launch_template_by_name(spec.get("LaunchTemplateName", ""))
+                )
+                interfaces = template.latest_version().data.get("NetworkInterfaces") or [{}]
+                value = interfaces[0].get("AssociatePublicIpAddress")
+                if value is not None:
+                    wanted.add(str(value).lower() == "true")
+        return wanted.pop() if len(wanted) == 1 else None
+
+    def fleet(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _FLEET.public_ip = choice(self, kwargs.get("launch_template_configs") or [])
+        try:
+            return create_fleet(self, *args, **kwargs)
+        finally:
+            _FLEET.public_ip = None
+
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        public_ip = getattr(_FLEET, "public_ip", None)
+        if public_ip is not None and kwargs.get("subnet_id") and not kwargs.get("nics"):
+            kwargs.setdefault("associate_public_ip", public_ip)
+        return run_instances(self, *args, **kwargs)
+
+    fleets.FleetsBackend.create_fleet = fleet
+    instances.InstanceBackend.run_instances = run
+    fleets.FleetsBackend._disco_public_ip = True
+
+
 class _Server:
     """moto's application behind :class:`StrictEC2`, served by werkzeug in a thread (as ThreadedMotoServer does)."""
 
@@ -548,6 +595,7 @@ class MotoServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         _fleets_use_template_security_groups()
+        _fleets_use_template_public_ip()
         strict = StrictEC2(DomainDispatcherApplication(create_backend_app), _zone_of_subnet, Networks())
         server = _Server(strict)
         host, port = server.get_host_and_port()
