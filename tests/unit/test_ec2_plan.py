@@ -335,3 +335,15 @@ def test_pick_image_takes_the_newest_available_image_of_the_release_and_architec
     assert model.pick_image(images, "debian-12", "arm64") is None
     assert model.architecture_of({"ProcessorInfo": {"SupportedArchitectures": ["arm64"]}}) == "arm64"
     assert model.architecture_of({"ProcessorInfo": {"SupportedArchitectures": ["i386", "x86_64"]}}) == "x86_64"
+
+
+def test_a_bastion_reaches_every_node_at_its_private_address():
+    node = observing.observe(KEY, NAME, [], [instance("i-1", "master")])["instances"]["i-1"]
+    ssh = {"ssh_jump_host": "ec2-user@bastion.example.org:2222", "ssh_via_master": True}
+    hostvars = observing.node_hostvars(node, node, NAME, ssh)
+    assert hostvars["ansible_host"] == "10.0.0.1"
+    assert hostvars["ansible_ssh_common_args"] == "-o ProxyJump=ec2-user@bastion.example.org:2222"
+    summary = observing.summarise(NAME, observing.observe(KEY, NAME, [], [instance("i-1", "master")]), ssh)
+    assert summary["tunnel_command"] == (
+        "ssh -J ec2-user@bastion.example.org:2222 -N -L 8989:localhost:8989 admin@10.0.0.1"
+    )
