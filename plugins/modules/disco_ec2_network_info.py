@@ -182,7 +182,7 @@ def network(client: Any, subnet_ids: list[str], groups: list[str]) -> dict[str, 
 
 
 def is_default_vpc(client: Any, vpc_id: str) -> bool:
-    vpcs = client.describe_vpcs(aws_retry=True, VpcIds=[vpc_id]).get("Vpcs", [])
+    vpcs = paginated(client, "describe_vpcs", "Vpcs", VpcIds=[vpc_id])
     return bool(vpcs and vpcs[0].get("IsDefault"))
 
 
