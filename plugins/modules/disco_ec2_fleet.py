@@ -111,7 +111,7 @@ options:
     default: []
   subnet_ids:
     description:
-      - Subnets (so zones) the nodes may be started in, all of one VPC: each is an override of the fleet, so the
+      - Subnets (so zones) the nodes may be started in, all of one VPC. Each is an override of the fleet, so the
         subnet comes from the override and the template's network interface names none. Empty lets EC2 pick in the
         default VPC.
     type: list
