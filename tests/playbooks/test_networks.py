@@ -81,8 +81,8 @@ def test_a_region_without_default_vpc_and_no_subnets_is_a_clear_error_before_any
 
 
 def test_subnets_of_two_vpcs_are_refused_naming_the_field(lab):
-    _vpc_a, (sub_a, _) = lab.moto.custom_vpc("10.30.0.0/16")
-    _vpc_b, (sub_b, _) = lab.moto.custom_vpc("10.40.0.0/16")
+    _vpc_a, (sub_a, _sub_a2) = lab.moto.custom_vpc("10.30.0.0/16")
+    _vpc_b, (sub_b, _sub_b2) = lab.moto.custom_vpc("10.40.0.0/16")
     lab.config = {**base_config("nettwo"), "disco_num_slaves": 1, "disco_subnet_ids": [sub_a, sub_b]}
     run = lab.launch()
     assert run.returncode != 0

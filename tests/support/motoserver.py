@@ -207,7 +207,7 @@ def _numbered(values: dict[str, Any], prefix: str) -> list[str]:
         for key, value in values.items()
         if key.startswith(prefix + ".") and key[len(prefix) + 1 :].isdigit()
     )
-    return [value for _, value in found]
+    return [value for _number, value in found]
 
 
 def _template_launch(data: dict[str, Any]) -> Launch:

@@ -23,8 +23,8 @@ def test_given_subnets_keep_their_order_and_name_their_vpc(moto):
 
 def test_subnets_of_two_vpcs_unknown_subnets_and_no_default_vpc_are_refused(moto):
     ec2 = moto.client("ec2")
-    _a, (sub_a, _) = moto.custom_vpc("10.30.0.0/16")
-    _b, (sub_b, _) = moto.custom_vpc("10.40.0.0/16")
+    _a, (sub_a, _sub_a2) = moto.custom_vpc("10.30.0.0/16")
+    _b, (sub_b, _sub_b2) = moto.custom_vpc("10.40.0.0/16")
     with pytest.raises(net.NetworkError, match=r"^disco_subnet_ids: the subnets are in 2 VPCs"):
         net.network(ec2, [sub_a, sub_b], [])
     with pytest.raises(net.NetworkError, match=r"^disco_subnet_ids: .*subnet-0123456789abcdef0"):
