@@ -66,7 +66,11 @@ BAD = [
         "disco_public_ip: is false, so the nodes get no public address and nothing could reach them",
     ),
     ("bad-jump-host", native(disco_ssh_jump_host="bastion.example.org"), "disco_ssh_jump_host: must be an SSH bastion"),
-    ("public-ip-not-a-bool", native(disco_public_ip="sometimes"), "disco_public_ip: must be true or false"),
+    (
+        "public-ip-not-a-bool",
+        native(disco_public_ip="sometimes"),
+        "argument 'disco_public_ip' is of type str and we were unable to convert to bool",
+    ),
     (
         "subnets-not-a-list",
         native(disco_subnet_ids="subnet-12345678"),
