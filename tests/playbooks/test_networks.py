@@ -114,20 +114,17 @@ def test_group_names_are_resolved_to_ids_in_the_cluster_vpc_and_unknown_names_ar
 
 def test_no_public_ip_with_the_master_as_jump_host_and_with_a_bastion(lab):
     _vpc, subnets = lab.moto.custom_vpc()
-    config = {**base_config("netpriv"), "disco_num_slaves": 2, "disco_subnet_ids": subnets, "disco_public_ip": False}
-    via_master = {**config, "disco_ssh_via_master": True}
-    lab.launch(config=via_master).ok()
-    instances = lab.instances("netpriv")
+    config = {"disco_num_slaves": 2, "disco_subnet_ids": subnets, "disco_public_ip": False}
+    lab.launch(config={**base_config("netjump"), **config, "disco_ssh_via_master": True}).ok()
+    instances = lab.instances("netjump")
     (master,) = by_role(instances, "master")
     assert master.get("PublicIpAddress"), "the master is the jump host and keeps a public address"
     assert all(not s.get("PublicIpAddress") for s in by_role(instances, "slave"))
-    lab.teardown(config=via_master).ok()
 
-    bastion = {**config, "disco_ssh_jump_host": "ec2-user@bastion.example.org:2222"}
+    bastion = {**base_config("netbastion"), **config, "disco_ssh_jump_host": "ec2-user@bastion.example.org:2222"}
     run = lab.launch(config=bastion).ok()
-    instances = lab.instances("netpriv")
+    instances = lab.instances("netbastion")
     assert len(instances) == 3 and all(not i.get("PublicIpAddress") for i in instances)
     (master,) = by_role(instances, "master")
     tunnel = f"ssh -J ec2-user@bastion.example.org:2222 -N -L 8989:localhost:8989 admin@{master['PrivateIpAddress']}"
     assert tunnel in " ".join(run.output.split()), "the status's tunnel goes through the bastion"
-    lab.teardown(config=bastion).ok()
