@@ -159,14 +159,13 @@ def desired_groups(master: dict[str, Any] | None, slave_groups: list[dict[str, A
 
 
 def launch_template_data(
-    launch: dict[str, Any], image_id: str, key_name: str | None, security_groups: list[str]
+    launch: dict[str, Any], image_id: str, key_name: str | None, security_groups: list[str], public_ip: bool = True
 ) -> dict[str, Any]:
-    """The launch template of one node group: AMI, key, groups, user data, tags of instance and volume.
+    """The launch template of one node group: AMI, key, network interface, user data, tags of instance and volume.
 
     No market options: EC2 Fleet takes the market from its own TargetCapacitySpecification (and AWS refuses
     spot options inside a template used by a fleet). Shutdown from inside the instance terminates it.
     """
-    by_id = [group for group in security_groups if group.startswith("sg-")]
     data: dict[str, Any] = {
         "ImageId": image_id,
         "UserData": base64.b64encode(launch["user_data"].encode()).decode(),
@@ -176,14 +175,28 @@ def launch_template_data(
             {"ResourceType": "instance", "Tags": tag_list(launch["tags"])},
             {"ResourceType": "volume", "Tags": tag_list(launch["tags"])},
         ],
+        "NetworkInterfaces": [network_interface(security_groups, public_ip)],
     }
-    if by_id and len(by_id) == len(security_groups):
-        data["SecurityGroupIds"] = sorted(security_groups)
-    elif security_groups:
-        data["SecurityGroups"] = sorted(security_groups)
     if key_name:
         data["KeyName"] = key_name
     return data
+
+
+def network_interface(security_groups: list[str], public_ip: bool) -> dict[str, Any]:
+    """The primary network interface: the groups (ids: AWS takes names only in a default VPC, and groups go on the
+    interface when a template has one) and whether it gets a public IPv4 address. No subnet: each EC2 Fleet
+    override names the subnet the instance starts in."""
+    names = [group for group in security_groups if not group.startswith("sg-")]
+    if names:
+        raise ValueError(f"security groups must be given as sg- ids, got {', '.join(names)}")
+    interface: dict[str, Any] = {
+        "DeviceIndex": 0,
+        "AssociatePublicIpAddress": bool(public_ip),
+        "DeleteOnTermination": True,
+    }
+    if security_groups:
+        interface["Groups"] = sorted(security_groups)
+    return interface
 
 
 def launch_template_name(tag_key: str, cluster_name: str, group: str, data: dict[str, Any]) -> str:

@@ -154,9 +154,10 @@ def node_hostvars(
     ``multipliers`` (group key -> Disco workers per vCPU, from the plan's groups) adds ``disco_multiplier``.
     """
     ssh_user, ssh_address = ssh.get("ssh_user", "admin"), ssh.get("ssh_address", "auto")
-    via_master = ssh.get("ssh_via_master", False) and node["role"] == SLAVE and master is not None
+    jump_host = ssh.get("ssh_jump_host") or ""
+    via_master = not jump_host and ssh.get("ssh_via_master", False) and node["role"] == SLAVE and master is not None
     hostvars = {
-        "ansible_host": node["private_ip_address"] if via_master else address(node, ssh_address),
+        "ansible_host": node["private_ip_address"] if via_master or jump_host else address(node, ssh_address),
         "ansible_user": ssh_user,
         "disco_cluster_name": cluster_name,
         "disco_role": node["role"],
@@ -173,6 +174,8 @@ def node_hostvars(
         hostvars["disco_multiplier"] = multipliers[key]
     if via_master and master is not None:
         hostvars["ansible_ssh_common_args"] = f"-o ProxyJump={ssh_user}@{address(master, ssh_address)}"
+    if jump_host:  # a bastion: every node at its private address through it
+        hostvars["ansible_ssh_common_args"] = f"-o ProxyJump={jump_host}"
     return hostvars
 
 
@@ -222,6 +225,8 @@ def summarise(
         "proxy_export": "",
     }
     if master is not None:
-        summary["tunnel_command"] = f"ssh -N -L 8989:localhost:8989 {ssh_user}@{master['address']}"
+        jump = f"-J {ssh['ssh_jump_host']} " if ssh.get("ssh_jump_host") else ""
+        where = master["private_ip_address"] if jump else master["address"]
+        summary["tunnel_command"] = f"ssh {jump}-N -L 8989:localhost:8989 {ssh_user}@{where}"
         summary["proxy_export"] = "export DISCO_PROXY=http://localhost:8989"
     return summary

@@ -104,6 +104,11 @@ options:
     description: Reach the slaves at their private address through the master as SSH jump host.
     type: bool
     default: false
+  ssh_jump_host:
+    description:
+      - A bastion (V(user@host) or V(user@host:port)) through which every node is reached at its private address
+        (C(-o ProxyJump)); it takes precedence over O(ssh_via_master).
+    type: str
   launch_templates:
     description:
       - Also list the cluster's launch templates when O(plan) is not V(none). V(false) saves the call when they are
@@ -371,6 +376,7 @@ def main() -> None:
         "ssh_user": {"type": "str", "default": "admin"},
         "ssh_address": {"type": "str", "choices": ["auto", "public", "private"], "default": "auto"},
         "ssh_via_master": {"type": "bool", "default": False},
+        "ssh_jump_host": {"type": "str"},
         "launch_templates": {"type": "bool", "default": True},
     }
     module = AnsibleAWSModule(
@@ -383,7 +389,7 @@ def main() -> None:
     templates_wanted = params["plan"] != "none" and params["launch_templates"]
     requests, instances, templates = describe_cluster(module, tag_key, name, templates_wanted)
     observed = observe(tag_key, name, requests, instances, templates)
-    ssh = {key: params[key] for key in ("ssh_user", "ssh_address", "ssh_via_master")}
+    ssh = {key: params[key] for key in ("ssh_user", "ssh_address", "ssh_via_master", "ssh_jump_host")}
     groups = desired_groups(params["master"], params["slave_groups"]) if params["plan"] == "present" else None
     multipliers = {group_key(g["role"], g["group"]): g["multiplier"] for g in groups or []}
     summary = summarise(name, observed, ssh, multipliers)

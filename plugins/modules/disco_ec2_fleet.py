@@ -15,9 +15,10 @@ version_added: 0.2.0
 description:
   - With O(state=present), for each entry of O(launch) (one node group short of nodes, as planned by
     M(disposable.disco.disco_ec2_cluster_info)) it makes sure a launch template of the group exists (AMI, key,
-    security groups, user data, the group's tags for the instance and its volumes, instance-initiated shutdown
-    terminates) and asks EC2 Fleet C(type=instant) once for all the group's missing nodes across every listed
-    instance type and subnet, with the C(price-capacity-optimized) allocation strategy.
+    network interface with the security group ids and a public address or not, user data, the group's tags for
+    the instance and its volumes, instance-initiated shutdown terminates) and asks EC2 Fleet C(type=instant) once
+    for all the group's missing nodes across every listed instance type and subnet, with the
+    C(price-capacity-optimized) allocation strategy.
   - Every instance and volume carries the cluster's tags from the moment it exists (tag specifications at
     creation). An instant fleet leaves no request open; what EC2 could not start is answered at once, in the
     fleet's C(Errors), and nothing is started later.
@@ -102,15 +103,27 @@ options:
     description: Name of the EC2 key pair for the AMI's admin user.
     type: str
   security_groups:
-    description: Security groups of the nodes, as names (default VPC) or as C(sg-) ids.
+    description:
+      - Security groups of the nodes, as C(sg-) ids (AWS takes names only in a default VPC), on the launch
+        template's network interface, as M(disposable.disco.disco_ec2_network_info) resolves them.
     type: list
     elements: str
     default: []
   subnet_ids:
-    description: Subnets (so zones) the nodes may be started in; empty lets EC2 pick in the default VPC.
+    description:
+      - Subnets (so zones) the nodes may be started in, all of one VPC. Each is an override of the fleet, so the
+        subnet comes from the override and the template's network interface names none. Empty lets EC2 pick in the
+        default VPC.
     type: list
     elements: str
     default: []
+  public_ip:
+    description: Whether the slaves' network interface gets a public IPv4 address (C(AssociatePublicIpAddress)).
+    type: bool
+    default: true
+  master_public_ip:
+    description: The same for the master; unset, as O(public_ip).
+    type: bool
   spot_fallback:
     description: What happens when no listed type and subnet has spot capacity for the whole group.
     type: str
@@ -161,7 +174,7 @@ EXAMPLES = r"""
     tag_key: "{{ disco_cluster.tag_key }}"
     launch: "{{ cluster.plan.launch }}"
     image_id: ami-0123456789abcdef0
-    security_groups: [disposabledisco-alpha]
+    security_groups: [sg-0123456789abcdef0]
     subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
     spot_fallback: on-demand
   register: fleet
@@ -470,7 +483,12 @@ def present(module: AnsibleAWSModule, client: Any) -> dict[str, Any]:
     groups = []
     for launch in launches:
         image = group_image(module, launch, arches)
-        data = launch_template_data(launch, image["image_id"], params["key_name"], params["security_groups"])
+        public_ip = (
+            params["public_ip"]
+            if launch["role"] != "master" or params["master_public_ip"] is None
+            else (params["master_public_ip"])
+        )
+        data = launch_template_data(launch, image["image_id"], params["key_name"], params["security_groups"], public_ip)
         name = launch_template_name(params["tag_key"], params["cluster_name"], launch["group"], data)
         template_id = existing.get(name) or ensure_template(
             client, name, data, launch["tags"], token(run_id, "lt", launch["group"])
@@ -536,6 +554,8 @@ def main() -> None:
         "key_name": {"type": "str", "no_log": False},
         "security_groups": {"type": "list", "elements": "str", "default": []},
         "subnet_ids": {"type": "list", "elements": "str", "default": []},
+        "public_ip": {"type": "bool", "default": True},
+        "master_public_ip": {"type": "bool"},
         "spot_fallback": {"type": "str", "choices": ["on-demand", "fail"], "default": "fail"},
         "launch_template_ids": {"type": "list", "elements": "str", "default": []},
         "terminate_instance_ids": {"type": "list", "elements": "str", "default": []},

@@ -63,6 +63,13 @@ DEBIAN_RELEASES = ("debian-13", "debian-12")
 AMI_WHAT = "an AMI id such as ami-0123456789abcdef0, or debian-13 or debian-12"
 INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
 SUBNET_RE = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+# A bastion for SSH (ProxyJump): user@host or user@host:port.
+JUMP_HOST_RE = re.compile(
+    r"^[a-z_][a-z0-9_.-]{0,31}@"  # user@
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"  # host name, IPv4 or [IPv6]
+    r"(?::(?P<port>\d{1,5}))?$"  # :port
+)
+JUMP_HOST_WHAT = "an SSH bastion as user@host or user@host:port, such as admin@bastion.example.org:22"
 INSTANCE_TYPE_WHAT = "an EC2 instance type such as c5.large"
 PRICE_RE = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)$")
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
@@ -310,6 +317,31 @@ def _endpoint(value: Any) -> str | None:
     return text
 
 
+def _jump_host(value: Any) -> str | None:
+    text = _pattern(JUMP_HOST_RE, JUMP_HOST_WHAT, allow_empty=True)(value)
+    port = JUMP_HOST_RE.match(text).group("port") if text else None
+    if port and not 1 <= int(port) <= 65535:
+        raise ConfigError(f"must be {JUMP_HOST_WHAT} (a port from 1 to 65535), got {_shown(text)}")
+    return text
+
+
+def _reachable(checked: dict[str, Any], errors: Errors) -> None:
+    """Nodes without a public address need a way in: the master as jump host, a bastion, or a private route."""
+    if checked.get("disco_public_ip") is not False:
+        return
+    if checked.get("disco_ssh_via_master") or checked.get("disco_ssh_jump_host"):
+        return
+    if checked.get("disco_ssh_address") == "private":
+        return
+    errors.add(
+        "disco_public_ip",
+        "is false, so the nodes get no public address and nothing could reach them over SSH: set "
+        "disco_ssh_via_master: true (the master keeps a public address and is the jump host), "
+        "disco_ssh_jump_host: user@bastion[:port] (a bastion in the VPC), or disco_ssh_address: private "
+        "(the controller runs inside the VPC)",
+    )
+
+
 def _tag_key(value: Any) -> str:
     text = _string(value, "a non-empty EC2 tag key", allow_empty=False)
     if len(text) > 128 or text.lower().startswith("aws:"):
@@ -340,11 +372,13 @@ FIELDS: dict[str, Field] = {
         Field("disco_max_price", _price),
         Field("disco_master_market", _choice(MARKETS)),
         Field("disco_key_name", lambda v: _string(v, "an EC2 key pair name") or None),
-        Field("disco_security_groups", _list_of(_plain_string, "security group names")),
+        Field("disco_security_groups", _list_of(_plain_string, "security group names or sg- ids")),
         Field("disco_ssh_cidrs", _list_of(_cidr, "CIDRs")),
         Field("disco_ssh_user", _pattern(USER_RE, "a Unix user name such as admin")),
         Field("disco_ssh_address", _choice(ADDRESS_CHOICES)),
         Field("disco_ssh_via_master", _boolean),
+        Field("disco_ssh_jump_host", _jump_host),
+        Field("disco_public_ip", _boolean),
         Field("disco_mgmt_keys", _public_keys),
         Field("disco_num_slaves", _whole_number(0, MAX_SLAVES)),
         Field("disco_slave_groups", lambda v: v),  # checked by _slave_groups, which needs the other fields
@@ -510,6 +544,7 @@ def validate(
             NATIVE_TO_LEGACY[missing] if legacy_style else missing,
             "is missing: AWS keys go in pairs (give both, or neither to use the default AWS credential chain)",
         )
+    _reachable(checked, errors)
     cluster = _shape(cfg, checked.get("disco_post_init", ""))
     return cluster, {"access_key": access, "secret_key": secret}, errors.messages
 
@@ -528,6 +563,8 @@ def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
         "ssh_user": cfg.get("ssh_user"),
         "ssh_address": cfg.get("ssh_address"),
         "ssh_via_master": cfg.get("ssh_via_master"),
+        "ssh_jump_host": cfg.get("ssh_jump_host"),
+        "public_ip": _public_ip(cfg),
         "mgmt_keys": cfg.get("mgmt_keys", []),
         "master": {
             "instance_type": _first(cfg.get("master_instance_type")),
@@ -547,6 +584,16 @@ def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
         "wait_timeout": cfg.get("wait_timeout"),
         "local_cloud": cfg.get("local_cloud"),
     }
+
+
+def _public_ip(cfg: dict[str, Any]) -> dict[str, bool]:
+    """Whether masters and slaves get a public IPv4 address: with disco_public_ip false, the master keeps one
+    only when it is the jump host (disco_ssh_via_master, no bastion, not reached privately)."""
+    wanted = cfg.get("public_ip") is not False
+    master_jumps = (
+        bool(cfg.get("ssh_via_master")) and not cfg.get("ssh_jump_host") and cfg.get("ssh_address") != "private"
+    )
+    return {"master": wanted or master_jumps, "slave": wanted}
 
 
 def _first(types: list[str] | None) -> str | None:

@@ -61,6 +61,17 @@ BAD = [
     ("bad-subnet-id", native(disco_subnet_ids=["subnet-12"]), "disco_subnet_ids: item 1 must be a subnet id"),
     ("bad-spot-fallback", native(disco_spot_fallback="wait"), "disco_spot_fallback"),
     (
+        "no-public-ip-and-no-way-in",
+        native(disco_public_ip=False),
+        "disco_public_ip: is false, so the nodes get no public address and nothing could reach them",
+    ),
+    ("bad-jump-host", native(disco_ssh_jump_host="bastion.example.org"), "disco_ssh_jump_host: must be an SSH bastion"),
+    (
+        "public-ip-not-a-bool",
+        native(disco_public_ip="sometimes"),
+        "argument 'disco_public_ip' is of type str and we were unable to convert to bool",
+    ),
+    (
         "subnets-not-a-list",
         native(disco_subnet_ids="subnet-12345678"),
         "disco_subnet_ids: must be a list of subnet ids",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import textwrap
 
 import pytest
@@ -70,7 +71,8 @@ def test_fresh_launch_creates_master_slaves_group_and_tags(lab, seen):
     assert run.calls.count("CreateLaunchTemplate") == 2 and run.calls.count("CreateFleet") == 2  # one per group
     assert "RequestSpotInstances" not in run.calls and "RunInstances" not in run.calls
     assert run.calls.count("CreateTags") == 1  # only the jump host on the slaves: the rest was tagged at birth
-    assert "slave/default: asked 3, got 3: 3 x m5.large in any zone (spot)" in run.output
+    # No disco_subnet_ids: the fleet is offered the default VPC's subnets, one per zone, and says where it went.
+    assert re.search(r"slave/default: asked 3, got 3: 3 x m5\.large in us-east-1[a-f] \(spot\)", run.output)
     user_data = lab.ec2().describe_instance_attribute(InstanceId=slaves[0]["InstanceId"], Attribute="userData")
     text = base64.b64decode(user_data["UserData"]["Value"]).decode()
     assert text.startswith("#cloud-config") and "role=slave" in text and FAKE_SECRET_KEY not in text

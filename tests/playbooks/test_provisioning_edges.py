@@ -71,7 +71,7 @@ def test_no_spot_capacity_fails_naming_the_shortfall_keeps_what_started_and_leav
     assert run.returncode != 0
     assert "not complete after waiting up to 30s" in run.output and "disco_spot_fallback: fail" in run.output
     assert "slave/default: 2 node(s) missing" in run.output
-    assert "skipped c5.large in any zone (spot): capacity-not-available" in run.output
+    assert "skipped c5.large in us-east-1a (spot): capacity-not-available" in run.output  # each default subnet
     assert "2 node(s) short" in run.output and "no request is left open" in run.output
     (master,) = by_role(lab.instances("stuck"), "master")
     assert tags_of(master)[TAG_KEY] == "stuck"

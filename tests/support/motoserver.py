@@ -15,8 +15,17 @@ application that enforces what AWS documents and moto ignores:
   ``DependencyViolation`` a chosen number of times, as AWS does until the interfaces of terminated instances go.
 - **Per-call limits**: TerminateInstances takes at most 1000 instance ids per call, CreateTags at most 1000
   resource ids (:data:`MAX_IDS_PER_CALL`).
+- **Networks** (:class:`Networks`), checked when instances are launched (RunInstances, and each override of
+  CreateFleet, which answers them in ``Errors`` as it does capacity): security group *names* are for the default
+  VPC only (AWS: "[Default VPC] The names of the security groups ... For a nondefault VPC, you must use security
+  group IDs instead"), so names with a subnet of another VPC are refused (``InvalidParameterCombination``); group
+  ids of another VPC than the subnet's are refused (``InvalidParameter``, "belong to different networks"); a
+  template with network interfaces must carry its groups on the interface, not at instance level
+  (``InvalidParameterCombination``); and with no subnet in a region without a default VPC there is nowhere to
+  launch (``VPCIdNotSpecified``). :meth:`MotoServer.delete_default_vpc` makes such a region.
 
-It also records every API action it receives (:meth:`MotoServer.calls`).
+It also records every API action it receives (:meth:`MotoServer.calls`), with its service
+(:meth:`MotoServer.api_calls`, ``ec2:RunInstances``: the IAM action names a policy must allow).
 """
 
 from __future__ import annotations
@@ -58,6 +67,14 @@ CAPACITY_MESSAGES = {
 
 StartResponse = Callable[..., Any]
 Params = list[tuple[str, str]]
+
+
+def _service(environ: dict[str, Any]) -> str:
+    """The service a signed request is for, from its credential scope (``Credential=KEY/date/region/service/...``)."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    credential = authorization.split("Credential=", 1)[1].split(",", 1)[0] if "Credential=" in authorization else ""
+    scope = credential.split("/")
+    return scope[3] if len(scope) > 3 else "unknown"
 
 
 def _action(params: Params, environ: dict[str, Any]) -> str | None:
@@ -109,14 +126,134 @@ class Refusal:
         )
 
 
+@dataclass
+class Launch:
+    """What one launch (RunInstances, or one override of CreateFleet merged with its template) asks of the network."""
+
+    subnet_id: str = ""
+    group_names: list[str] = field(default_factory=list)
+    group_ids: list[str] = field(default_factory=list)
+    interface_groups: list[str] = field(default_factory=list)
+    has_interfaces: bool = False
+
+
+class Networks:
+    """AWS's rules for the network of a launch, read from moto's backend in this process."""
+
+    def _backend(self) -> Any:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ec2.models import ec2_backends
+
+        return ec2_backends[DEFAULT_ACCOUNT_ID][REGION]
+
+    def default_vpc(self) -> str | None:
+        return next((vpc.id for vpc in self._backend().vpcs.values() if vpc.is_default), None)
+
+    def vpc_of_subnet(self, subnet_id: str) -> str | None:
+        with contextlib.suppress(Exception):
+            return self._backend().get_subnet(subnet_id).vpc_id
+        return None
+
+    def vpc_of_group(self, group_id: str) -> str | None:
+        with contextlib.suppress(Exception):
+            group = self._backend().get_security_group_from_id(group_id)
+            return group.vpc_id if group is not None else None
+        return None
+
+    def template(self, spec: dict[str, str]) -> dict[str, Any]:
+        """The data of the launch template version a request names (empty when unknown)."""
+        with contextlib.suppress(Exception):
+            backend = self._backend()
+            if spec.get("LaunchTemplateId"):
+                template = backend.get_launch_template(spec["LaunchTemplateId"])
+            else:
+                template = backend.get_launch_template_by_name(spec.get("LaunchTemplateName", ""))
+            version = spec.get("Version") or "$Default"
+            if version == "$Latest":
+                return dict(template.latest_version().data)
+            if version == "$Default":
+                return dict(template.default_version().data)
+            return dict(template.get_version(int(version)).data)
+        return {}
+
+    def problem(self, launch: Launch) -> tuple[str, str] | None:
+        """(code, message) as AWS refuses the launch, or None."""
+        if launch.has_interfaces and (launch.group_names or launch.group_ids):
+            return (
+                "InvalidParameterCombination",
+                "Network interfaces and an instance-level security groups may not be specified on the same request",
+            )
+        vpc = self.vpc_of_subnet(launch.subnet_id) if launch.subnet_id else self.default_vpc()
+        if vpc is None:
+            if not launch.subnet_id:
+                return "VPCIdNotSpecified", "No default VPC for this user. Specify a subnet."
+            return "InvalidSubnetID.NotFound", f"The subnet ID '{launch.subnet_id}' does not exist"
+        if launch.group_names and vpc != self.default_vpc():
+            return "InvalidParameterCombination", "The parameter groupName cannot be used with the parameter subnet"
+        for group_id in [*launch.group_ids, *launch.interface_groups]:
+            group_vpc = self.vpc_of_group(group_id)
+            if group_vpc is None:
+                return "InvalidGroup.NotFound", f"The security group '{group_id}' does not exist"
+            if group_vpc != vpc:
+                where = launch.subnet_id or f"the default VPC {vpc}"
+                return "InvalidParameter", f"Security group {group_id} and subnet {where} belong to different networks."
+        return None
+
+
+def _numbered(values: dict[str, Any], prefix: str) -> list[str]:
+    """``prefix.1``, ``prefix.2``, ... of flat query parameters, in order."""
+    found = sorted(
+        (int(key[len(prefix) + 1 :]), value)
+        for key, value in values.items()
+        if key.startswith(prefix + ".") and key[len(prefix) + 1 :].isdigit()
+    )
+    return [value for _number, value in found]
+
+
+def _template_launch(data: dict[str, Any]) -> Launch:
+    """The network part of a launch template's data (as moto keeps it)."""
+    interfaces = data.get("NetworkInterfaces") or []
+    groups = [g for interface in interfaces for g in (interface.get("Groups") or [])]
+    subnet = next((i.get("SubnetId") for i in interfaces if i.get("SubnetId")), "")
+    return Launch(
+        subnet_id=subnet or "",
+        group_names=list(data.get("SecurityGroups") or []),
+        group_ids=list(data.get("SecurityGroupIds") or []),
+        interface_groups=groups,
+        has_interfaces=bool(interfaces),
+    )
+
+
+def _run_instances_launch(values: dict[str, str], networks: Networks) -> Launch:
+    """RunInstances' parameters merged over its launch template's (the request's own win)."""
+    spec = {key.split(".", 1)[1]: value for key, value in values.items() if key.startswith("LaunchTemplate.")}
+    launch = _template_launch(networks.template(spec)) if spec else Launch()
+    names, ids = _numbered(values, "SecurityGroup"), _numbered(values, "SecurityGroupId")
+    interface_groups = _numbered(values, "NetworkInterface.1.SecurityGroupId")
+    interface_subnet = values.get("NetworkInterface.1.SubnetId", "")
+    launch.subnet_id = values.get("SubnetId") or interface_subnet or launch.subnet_id
+    launch.group_names = names or launch.group_names
+    launch.group_ids = ids or launch.group_ids
+    if any(key.startswith("NetworkInterface.") for key in values):
+        launch.has_interfaces, launch.interface_groups = True, interface_groups
+    return launch
+
+
 class StrictEC2:
     """WSGI middleware in front of moto: ClientToken semantics, capacity refusals, per-call limits, a call log."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], zone_of_subnet: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        zone_of_subnet: Callable[[str], str],
+        networks: Networks | None = None,
+    ) -> None:
         self.app = app
         self.zone_of_subnet = zone_of_subnet
+        self.networks = networks
         self.lock = threading.Lock()
         self.calls: list[str] = []
+        self.services: list[str] = []
         self.tokens: dict[tuple[str, str], tuple[str, tuple[str, list[tuple[str, str]], bytes]]] = {}
         self.refusals: list[Refusal] = []
         self.lingering = 0
@@ -124,6 +261,7 @@ class StrictEC2:
     def reset(self) -> None:
         with self.lock:
             self.calls.clear()
+            self.services.clear()
             self.tokens.clear()
             self.refusals.clear()
             self.lingering = 0
@@ -166,6 +304,7 @@ class StrictEC2:
         if action and not environ.get("PATH_INFO", "").startswith("/moto-api"):
             with self.lock:
                 self.calls.append(action)
+                self.services.append(_service(environ))
         status, headers, out = self._handle(environ, action, params, body)
         start_response(status, headers)
         return [out]
@@ -223,8 +362,12 @@ class StrictEC2:
     def _dispatch(
         self, environ: dict[str, Any], action: str | None, params: Params, body: bytes
     ) -> tuple[str, list[tuple[str, str]], bytes]:
-        if self.refusals and action == "CreateFleet":
+        if action == "CreateFleet" and (self.refusals or self.networks):
             return self._create_fleet(environ, params, body)
+        if action == "RunInstances" and self.networks:
+            problem = self.networks.problem(_run_instances_launch(dict(params), self.networks))
+            if problem:
+                return _error(*problem)
         if self.refusals and action == "RunInstances":
             values = dict(params)
             market = "spot" if values.get("InstanceMarketOptions.MarketType") == "spot" else "on-demand"
@@ -250,9 +393,20 @@ class StrictEC2:
         market = values.get("TargetCapacitySpecification.DefaultTargetCapacityType", "on-demand")
         refused: set[tuple[str, str]] = set()
         errors = []
+        templates: dict[str, Launch] = {}
         for (config, number), override in sorted(_overrides(params).items()):
             instance_type = override.get("InstanceType", "")
             zone = self._zone(override.get("SubnetId", ""), override.get("AvailabilityZone", ""))
+            if self.networks is not None:
+                if config not in templates:
+                    templates[config] = _template_launch(self.networks.template(_template_of(params, config)))
+                template = templates[config]
+                launch = Launch(**{**template.__dict__, "subnet_id": override.get("SubnetId") or template.subnet_id})
+                problem = self.networks.problem(launch)
+                if problem:
+                    refused.add((config, number))
+                    errors.append((_template_of(params, config), override, market, *problem))
+                    continue
             refusal = self._refusal(instance_type, zone, market)
             if refusal:
                 refused.add((config, number))
@@ -349,12 +503,61 @@ def _fleets_use_template_security_groups() -> None:
     original = version.__init__
 
     def init(self: Any, template: Any, number: int, data: dict[str, Any], description: str) -> None:
+        interfaces = data.get("NetworkInterfaces") or []
         groups = [*(data.get("SecurityGroupIds") or []), *(data.get("SecurityGroups") or [])]
+        groups += [group for interface in interfaces for group in (interface.get("Groups") or [])]
         data = {**data, "GroupSet": groups} if groups else data
         original(self, template, number, data, description)
 
     version.__init__ = init
     version._disco_group_set = True
+
+
+_FLEET = threading.local()
+
+
+def _fleets_use_template_public_ip() -> None:
+    """moto's EC2 Fleet ignores a template's network interface, so its instances in a subnet get no public address
+    whatever the template asks; AWS gives one when the interface says ``AssociatePublicIpAddress: true`` (and
+    none when false). While a fleet call runs (in its request's thread), its launches get the template's choice."""
+    from moto.ec2.models import fleets, instances
+
+    if getattr(fleets.FleetsBackend, "_disco_public_ip", False):
+        return
+    create_fleet, run_instances = fleets.FleetsBackend.create_fleet, instances.InstanceBackend.run_instances
+
+    def choice(backend: Any, configs: list[dict[str, Any]]) -> bool | None:
+        wanted = set()
+        for config in configs:
+            spec = config.get("LaunchTemplateSpecification") or {}
+            with contextlib.suppress(Exception):
+                template = (
+                    backend.get_launch_template(spec["LaunchTemplateId"])
+                    if spec.get("LaunchTemplateId")
+                    else backend.get_launch_template_by_name(spec.get("LaunchTemplateName", ""))
+                )
+                interfaces = template.latest_version().data.get("NetworkInterfaces") or [{}]
+                value = interfaces[0].get("AssociatePublicIpAddress")
+                if value is not None:
+                    wanted.add(str(value).lower() == "true")
+        return wanted.pop() if len(wanted) == 1 else None
+
+    def fleet(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _FLEET.public_ip = choice(self, kwargs.get("launch_template_configs") or [])
+        try:
+            return create_fleet(self, *args, **kwargs)
+        finally:
+            _FLEET.public_ip = None
+
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        public_ip = getattr(_FLEET, "public_ip", None)
+        if public_ip is not None and kwargs.get("subnet_id") and not kwargs.get("nics"):
+            kwargs.setdefault("associate_public_ip", public_ip)
+        return run_instances(self, *args, **kwargs)
+
+    fleets.FleetsBackend.create_fleet = fleet
+    instances.InstanceBackend.run_instances = run
+    fleets.FleetsBackend._disco_public_ip = True
 
 
 class _Server:
@@ -392,7 +595,8 @@ class MotoServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         _fleets_use_template_security_groups()
-        strict = StrictEC2(DomainDispatcherApplication(create_backend_app), _zone_of_subnet)
+        _fleets_use_template_public_ip()
+        strict = StrictEC2(DomainDispatcherApplication(create_backend_app), _zone_of_subnet, Networks())
         server = _Server(strict)
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
@@ -424,6 +628,7 @@ class MotoServer:
         """Forget the calls recorded so far and record from now on."""
         with self.strict.lock:
             self.strict.calls.clear()
+            self.strict.services.clear()
 
     def reset(self) -> None:
         """Forget every AWS resource, every recorded call, every client token and capacity refusal."""
@@ -451,6 +656,40 @@ class MotoServer:
         """API actions received since the recording was last cleared, in order."""
         with self.strict.lock:
             return list(self.strict.calls)
+
+    def api_calls(self) -> list[str]:
+        """The same as ``service:Action`` (``ec2:RunInstances``), the names IAM policies use."""
+        with self.strict.lock:
+            pairs = zip(self.strict.services, self.strict.calls, strict=True)
+            return [f"{service}:{action}" for service, action in pairs]
+
+    def delete_default_vpc(self) -> None:
+        """Make the region one whose default VPC was deleted (subnets, internet gateway, then the VPC), as
+        organisations do; :meth:`reset` brings it back."""
+        ec2 = self.client("ec2")
+        for vpc in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]:
+            vpc_id = vpc["VpcId"]
+            for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]:
+                ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+            gateways = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])
+            for gateway in gateways["InternetGateways"]:
+                ec2.detach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"], VpcId=vpc_id)
+                ec2.delete_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"])
+            ec2.delete_vpc(VpcId=vpc_id)
+
+    def custom_vpc(self, cidr: str = "10.20.0.0/16", zones: int = 2) -> tuple[str, list[str]]:
+        """A non-default VPC with one subnet in each of the first ``zones`` zones: (vpc id, [subnet ids])."""
+        ec2 = self.client("ec2")
+        vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+        names = sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])[:zones]
+        base = cidr.split(".")
+        subnets = [
+            ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"{base[0]}.{base[1]}.{index}.0/24", AvailabilityZone=zone)[
+                "Subnet"
+            ]["SubnetId"]
+            for index, zone in enumerate(names)
+        ]
+        return vpc_id, subnets
 
     def call_counts(self) -> Counter[str]:
         return Counter(self.calls())

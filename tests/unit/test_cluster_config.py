@@ -264,3 +264,30 @@ def test_instance_types_may_be_lists_in_order_and_subnets_and_fallback_are_check
 def test_bad_instance_types_subnets_and_fallback_are_refused_naming_the_field(given, message):
     _cluster, errors = check(disco_ami="ami-12345678", **given)
     assert any(error.startswith(message) for error in errors), errors
+
+
+def test_public_ip_false_needs_a_way_to_the_nodes():
+    _cluster, errors = check(disco_public_ip=False)
+    assert len(errors) == 1 and errors[0].startswith("disco_public_ip: is false")
+    for way in (
+        {"disco_ssh_via_master": True},
+        {"disco_ssh_jump_host": "admin@bastion"},
+        {"disco_ssh_address": "private"},
+    ):
+        cluster, errors = check(disco_public_ip=False, **way)
+        assert errors == [], way
+        assert cluster["public_ip"]["slave"] is False
+        assert cluster["public_ip"]["master"] is ("disco_ssh_via_master" in way), "the master keeps one as jump host"
+    cluster, errors = check()
+    assert errors == [] and cluster["public_ip"] == {"master": True, "slave": True}
+
+
+@pytest.mark.parametrize("value", ["bastion", "admin@", "admin@host:0", "admin@host:70000", "a b@host", "@host"])
+def test_a_jump_host_is_user_at_host_and_port(value):
+    _cluster, errors = check(disco_ssh_jump_host=value)
+    assert [e.split(":")[0] for e in errors] == ["disco_ssh_jump_host"], errors
+
+
+def test_a_jump_host_is_kept_as_given():
+    cluster, errors = check(disco_ssh_jump_host="ec2-user@10.0.0.5:2222")
+    assert errors == [] and cluster["ssh_jump_host"] == "ec2-user@10.0.0.5:2222"

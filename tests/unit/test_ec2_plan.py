@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
+import pytest
 from ansible_collections.disposable.disco.plugins.module_utils import disco_ec2 as model
 from ansible_collections.disposable.disco.plugins.module_utils import disco_ec2_observe as observing
 from ansible_collections.disposable.disco.plugins.module_utils import disco_ec2_plan as planning
@@ -263,13 +264,25 @@ def test_launch_lines_say_type_zone_skips_fallback_and_shortfall():
 
 def test_launch_template_holds_tags_for_instance_and_volume_and_no_market_options():
     (launch,) = plan([], [instance("i-1", "master")])["launch"]
-    data = model.launch_template_data(launch, "ami-12345678", "key", ["disposabledisco-alpha"])
+    data = model.launch_template_data(launch, "ami-12345678", "key", ["sg-0123", "sg-0042"])
     assert [spec["ResourceType"] for spec in data["TagSpecifications"]] == ["instance", "volume"]
     assert all({"Key": KEY, "Value": NAME} in spec["Tags"] for spec in data["TagSpecifications"])
     assert "InstanceMarketOptions" not in data and data["InstanceInitiatedShutdownBehavior"] == "terminate"
     assert base64.b64decode(data["UserData"]).decode() == launch["user_data"]
-    assert data["SecurityGroups"] == ["disposabledisco-alpha"]
-    assert model.launch_template_data(launch, "ami-12345678", None, ["sg-0123"])["SecurityGroupIds"] == ["sg-0123"]
+    assert "SecurityGroups" not in data and "SecurityGroupIds" not in data, "groups go on the network interface"
+    assert data["NetworkInterfaces"] == [
+        {
+            "DeviceIndex": 0,
+            "AssociatePublicIpAddress": True,
+            "DeleteOnTermination": True,
+            "Groups": ["sg-0042", "sg-0123"],
+        }
+    ]
+    assert "SubnetId" not in data["NetworkInterfaces"][0], "the subnet comes from each fleet override"
+    private = model.launch_template_data(launch, "ami-12345678", None, ["sg-0123"], public_ip=False)
+    assert private["NetworkInterfaces"][0]["AssociatePublicIpAddress"] is False
+    with pytest.raises(ValueError, match="sg- ids, got disposabledisco-alpha"):
+        model.launch_template_data(launch, "ami-12345678", None, ["disposabledisco-alpha"])
     name = model.launch_template_name(KEY, NAME, "default", data)
     assert name.startswith("disposabledisco-alpha-default-") and name == model.launch_template_name(
         KEY, NAME, "default", dict(data)
@@ -322,3 +335,15 @@ def test_pick_image_takes_the_newest_available_image_of_the_release_and_architec
     assert model.pick_image(images, "debian-12", "arm64") is None
     assert model.architecture_of({"ProcessorInfo": {"SupportedArchitectures": ["arm64"]}}) == "arm64"
     assert model.architecture_of({"ProcessorInfo": {"SupportedArchitectures": ["i386", "x86_64"]}}) == "x86_64"
+
+
+def test_a_bastion_reaches_every_node_at_its_private_address():
+    node = observing.observe(KEY, NAME, [], [instance("i-1", "master")])["instances"]["i-1"]
+    ssh = {"ssh_jump_host": "ec2-user@bastion.example.org:2222", "ssh_via_master": True}
+    hostvars = observing.node_hostvars(node, node, NAME, ssh)
+    assert hostvars["ansible_host"] == "10.0.0.1"
+    assert hostvars["ansible_ssh_common_args"] == "-o ProxyJump=ec2-user@bastion.example.org:2222"
+    summary = observing.summarise(NAME, observing.observe(KEY, NAME, [], [instance("i-1", "master")]), ssh)
+    assert summary["tunnel_command"] == (
+        "ssh -J ec2-user@bastion.example.org:2222 -N -L 8989:localhost:8989 admin@10.0.0.1"
+    )

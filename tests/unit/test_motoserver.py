@@ -153,3 +153,97 @@ def test_security_group_deletion_can_be_made_to_linger(moto):
     assert error.value.response["Error"]["Code"] == "DependencyViolation"
     ec2.delete_security_group(GroupId=group)
     assert group not in {g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]}
+
+
+# --- networks: AWS's rules for groups and subnets, and a region without a default VPC ------------------------
+
+
+def _interface_template(ec2, name, groups, public_ip=True, **extra):
+    interface = {"DeviceIndex": 0, "AssociatePublicIpAddress": public_ip, "DeleteOnTermination": True}
+    if groups:
+        interface["Groups"] = groups
+    data = {"ImageId": AMI, "NetworkInterfaces": [interface], **extra}
+    return ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)["LaunchTemplate"]
+
+
+def test_records_the_service_of_each_call(moto):
+    moto.client("ec2").describe_vpcs()
+    moto.client("iam").list_roles()
+    assert moto.api_calls() == ["ec2:DescribeVpcs", "iam:ListRoles"]
+
+
+def test_group_names_with_a_subnet_of_a_non_default_vpc_are_refused(moto):
+    ec2 = moto.client("ec2")
+    vpc, (subnet, _other) = moto.custom_vpc()
+    ec2.create_security_group(GroupName="named", Description="d", VpcId=vpc)
+    with pytest.raises(ClientError) as error:
+        ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroups=["named"])
+    assert error.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    data = {"ImageId": AMI, "SecurityGroups": ["named"]}
+    template = ec2.create_launch_template(LaunchTemplateName="by-name", LaunchTemplateData=data)["LaunchTemplate"]
+    answer = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [subnet], count=1)
+    assert answer.get("Instances", []) == []
+    assert [e["ErrorCode"] for e in answer["Errors"]] == ["InvalidParameterCombination"]
+    assert _running(ec2) == []
+
+
+def test_group_names_in_the_default_vpc_still_work(moto):
+    ec2 = moto.client("ec2")
+    ec2.create_security_group(GroupName="dflt", Description="d")
+    subnet = _subnets(ec2)[0][0]
+    ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroups=["dflt"])
+    assert len(_running(ec2)) == 1
+
+
+def test_group_ids_of_another_vpc_than_the_subnet_are_refused(moto):
+    ec2 = moto.client("ec2")
+    vpc, (subnet, _other) = moto.custom_vpc()
+    in_vpc = ec2.create_security_group(GroupName="in", Description="d", VpcId=vpc)["GroupId"]
+    in_default = ec2.create_security_group(GroupName="out", Description="d")["GroupId"]
+    with pytest.raises(ClientError) as error:
+        ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroupIds=[in_default])
+    assert error.value.response["Error"]["Code"] == "InvalidParameter"
+    assert "different networks" in error.value.response["Error"]["Message"]
+    wrong = _interface_template(ec2, "wrong", [in_default])
+    answer = _fleet(ec2, wrong["LaunchTemplateId"], ["m5.large"], [subnet], count=1)
+    assert [e["ErrorCode"] for e in answer["Errors"]] == ["InvalidParameter"] and not answer.get("Instances")
+    right = _interface_template(ec2, "right", [in_vpc], public_ip=False)
+    answer = _fleet(ec2, right["LaunchTemplateId"], ["m5.large"], [subnet], count=1)
+    assert not answer.get("Errors")
+    (instance,) = _running(ec2)
+    assert instance["SubnetId"] == subnet and instance["VpcId"] == vpc
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [in_vpc], "groups of the template's interface"
+
+
+def test_a_template_with_interfaces_takes_no_instance_level_groups(moto):
+    ec2 = moto.client("ec2")
+    group = ec2.create_security_group(GroupName="both", Description="d")["GroupId"]
+    template = _interface_template(ec2, "both", [group], SecurityGroupIds=[group])
+    answer = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [_subnets(ec2)[0][0]], count=1)
+    assert [e["ErrorCode"] for e in answer["Errors"]] == ["InvalidParameterCombination"]
+    assert _running(ec2) == []
+
+
+def test_a_region_whose_default_vpc_was_deleted(moto):
+    ec2 = moto.client("ec2")
+    moto.delete_default_vpc()
+    assert ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"] == []
+    with pytest.raises(ClientError) as error:
+        ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1)
+    assert error.value.response["Error"]["Code"] == "VPCIdNotSpecified"
+    vpc, (subnet, _other) = moto.custom_vpc()
+    ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, SubnetId=subnet)
+    assert [i["VpcId"] for i in _running(ec2)] == [vpc]
+    moto.reset()
+    assert len(ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]) == 1
+
+
+def test_fleet_instances_get_a_public_address_as_the_template_interface_says(moto):
+    ec2 = moto.client("ec2")
+    vpc, (subnet, _other) = moto.custom_vpc()
+    group = ec2.create_security_group(GroupName="pub", Description="d", VpcId=vpc)["GroupId"]
+    for name, public_ip in (("public", True), ("private", False)):
+        template = _interface_template(ec2, name, [group], public_ip=public_ip)
+        _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [subnet], count=1)
+    by_public = {bool(i.get("PublicIpAddress")) for i in _running(ec2)}
+    assert by_public == {True, False} and len(_running(ec2)) == 2
