@@ -25,7 +25,9 @@ def to_node(host: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     name = host.get("inventory_hostname") or host.get("instance_id")
     given = {**host, **(overrides.get(host.get("disco_role") or "") or {}), **(overrides.get(name or "") or {})}
     if not name or not given.get("ansible_host"):
-        raise AnsibleActionFail(f"disco_ssh_wait: every host needs instance_id (or inventory_hostname) and ansible_host, got {host}")
+        raise AnsibleActionFail(
+            f"disco_ssh_wait: every host needs instance_id (or inventory_hostname) and ansible_host, got {host}"
+        )
     role = f"{given['disco_role']} " if given.get("disco_role") else ""
     return {
         "name": name,

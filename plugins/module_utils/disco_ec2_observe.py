@@ -184,7 +184,10 @@ def host_key_args(alias: str, known_hosts: str) -> str:
     The key is accepted on first sight (``accept-new``); a changed key of the same instance is refused by ssh.
     A new instance at a reused address has another id, so it is a new host, never a mismatch.
     """
-    return f"-o HostKeyAlias={alias} -o StrictHostKeyChecking=accept-new -o HashKnownHosts=no -o UserKnownHostsFile={known_hosts}"
+    return (
+        f"-o HostKeyAlias={alias} -o StrictHostKeyChecking=accept-new -o HashKnownHosts=no"
+        f" -o UserKnownHostsFile={known_hosts}"
+    )
 
 
 def ssh_common_args(instance_id: str, known_hosts: str, jump: tuple[Any, ...] | None = None) -> str:

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: disco_ssh_wait
 short_description: Wait until nodes answer SSH, printing who is still silent
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Runs C(ssh -o BatchMode=yes ... true) from the controller against every node of O(hosts) at once, again every
     O(interval) seconds for the nodes that did not answer, until all answered or O(timeout) seconds passed.
@@ -17,7 +17,7 @@ description:
   - Uses each node's own SSH options (its C(ansible_ssh_common_args) in O(hosts)), so a jump host
     and the host key options apply as they do for Ansible; with C(StrictHostKeyChecking=accept-new) the first
     answer records the node's host key.
-  - Never fails by itself: the nodes that stayed silent and those whose host key ssh refused are returned, for the
+  - Never fails by itself. The nodes that stayed silent and those whose host key ssh refused are returned, for the
     caller's policy.
 author:
   - disposable.disco developers (@disposable-disco)

@@ -63,8 +63,15 @@ def last_line(text: str) -> str:
 
 def poll(nodes: list[Node], budget: float) -> tuple[list[Node], list[Node]]:
     """One ``ssh true`` per node, all at once; returns (answered, refused); sets each other node's error."""
-    running = [(node, subprocess.Popen(node.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, text=True)) for node in nodes]
+    running = [
+        (
+            node,
+            subprocess.Popen(
+                node.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            ),
+        )
+        for node in nodes
+    ]
     answered, refused = [], []
     deadline = time.monotonic() + budget
     for node, process in running:

@@ -50,7 +50,10 @@ def keygen(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not shutil.which("docker") or subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode:
+    if (
+        not shutil.which("docker")
+        or subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode
+    ):
         pytest.fail(f"these tests need docker and the image {IMAGE} (make images)")
     return tmp_path_factory.mktemp("first-contact")
 
@@ -73,14 +76,32 @@ def start_sshd(workdir: Path, client_key: Path) -> Iterator[Callable[..., Sshd]]
         (keys / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
         port = port or free_port()
         subprocess.run(
-            ["docker", "run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:22", "-v", f"{keys}:/keys:ro",
-             "--entrypoint", "/bin/sh", IMAGE, "-c", SSHD],
-            check=True, capture_output=True,
+            [
+                "docker",
+                "run",
+                "-d",
+                "--rm",
+                "--name",
+                name,
+                "-p",
+                f"127.0.0.1:{port}:22",
+                "-v",
+                f"{keys}:/keys:ro",
+                "--entrypoint",
+                "/bin/sh",
+                IMAGE,
+                "-c",
+                SSHD,
+            ],
+            check=True,
+            capture_output=True,
         )
         started.append(name)
         address = subprocess.run(
             ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         for _ in range(100):
             probe = subprocess.run(["ssh-keyscan", "-p", str(port), "127.0.0.1"], capture_output=True, text=True)
@@ -99,7 +120,9 @@ def stop(sshd: Sshd) -> None:
 
 
 def contact(instance_id: str, host: str, port: int, args: str, key: Path, timeout: float = 5):
-    node = {"name": instance_id, "host": host, "port": port, "user": "root", "private_key_file": str(key), "ssh_args": args}
+    """wait_for_ssh for one node as root with the client key; returns the outcome and the progress lines."""
+    node = {"name": instance_id, "host": host, "port": port, "user": "root", "private_key_file": str(key)}
+    node["ssh_args"] = args
     lines: list[str] = []
     return wait_for_ssh([node], timeout=timeout, interval=1, connect_timeout=3, progress=lines.append), lines
 
@@ -114,8 +137,12 @@ def fingerprint_line(host_key: Path) -> str:
 
 def test_host_keys_are_known_by_instance_id(start_sshd, client_key, tmp_path):
     known = tmp_path / "known_hosts"
+
+    def by_id(instance_id: str, port: int, timeout: float = 5):
+        return contact(instance_id, "127.0.0.1", port, ssh_common_args(instance_id, str(known)), client_key, timeout)
+
     first = start_sshd()
-    outcome, _ = contact("i-0aaaaaaaaaaaaaaa1", "127.0.0.1", first.port, ssh_common_args("i-0aaaaaaaaaaaaaaa1", str(known)), client_key)
+    outcome, _ = by_id("i-0aaaaaaaaaaaaaaa1", first.port)
     assert outcome.answered == ["i-0aaaaaaaaaaaaaaa1"] and not outcome.silent and not outcome.refused
     assert known_aliases(known) == ["i-0aaaaaaaaaaaaaaa1"], "accepted on first sight, under the instance id"
     assert fingerprint_line(first.host_key) in known.read_text()
@@ -123,14 +150,14 @@ def test_host_keys_are_known_by_instance_id(start_sshd, client_key, tmp_path):
     # A new instance at the same address and port, with its own host key: a new host, no mismatch.
     stop(first)
     second = start_sshd(first.port)
-    outcome, _ = contact("i-0bbbbbbbbbbbbbbb2", "127.0.0.1", second.port, ssh_common_args("i-0bbbbbbbbbbbbbbb2", str(known)), client_key)
+    outcome, _ = by_id("i-0bbbbbbbbbbbbbbb2", second.port)
     assert outcome.answered == ["i-0bbbbbbbbbbbbbbb2"], outcome
     assert known_aliases(known) == ["i-0aaaaaaaaaaaaaaa1", "i-0bbbbbbbbbbbbbbb2"]
 
     # The first instance's id answering with another key: refused at once, never retried, the file unchanged.
     before = known.read_text()
     started = time.monotonic()
-    outcome, _ = contact("i-0aaaaaaaaaaaaaaa1", "127.0.0.1", second.port, ssh_common_args("i-0aaaaaaaaaaaaaaa1", str(known)), client_key, timeout=30)
+    outcome, _ = by_id("i-0aaaaaaaaaaaaaaa1", second.port, timeout=30)
     assert outcome.refused == {"i-0aaaaaaaaaaaaaaa1": outcome.refused["i-0aaaaaaaaaaaaaaa1"]} and not outcome.answered
     assert "Host key verification failed" in outcome.refused["i-0aaaaaaaaaaaaaaa1"]
     assert outcome.polls == 1 and time.monotonic() - started < 15
@@ -186,8 +213,12 @@ def test_a_silent_slave_is_replaced_once_then_the_run_fails_naming_it(lab, start
         "disco_ssh_timeout": 10,
         "disco_ec2_known_hosts": str(known),
         "disco_ec2_role_hostvars": {
-            "master": {"ansible_host": "127.0.0.1", "ansible_port": master.port, "ansible_user": "root",
-                       "ansible_ssh_private_key_file": str(client_key)},
+            "master": {
+                "ansible_host": "127.0.0.1",
+                "ansible_port": master.port,
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(client_key),
+            },
             "slave": {"ansible_host": "127.0.0.1", "ansible_port": free_port()},
         },
     }
@@ -204,7 +235,7 @@ def test_a_silent_slave_is_replaced_once_then_the_run_fails_naming_it(lab, start
     text = " ".join(run.output.split())  # YAML output wraps long lines
     assert f"{first['InstanceId']} (slave/default, 127.0.0.1): ssh: connect to host 127.0.0.1" in text
     assert "did not answer SSH within 10s (disco_ssh_timeout); terminating and replacing them once" in text
-    failure = text[text.index("the replacement node(s) did not answer SSH"):]
+    failure = text[text.index("the replacement node(s) did not answer SSH") :]
     assert second["InstanceId"] in failure and first["InstanceId"] not in failure
     assert "Make the nodes a cluster" not in run.output, "nothing connects to the nodes after a failed first contact"
     assert known_aliases(known) == [alive["InstanceId"]], "the master's key, by its instance id"
