@@ -242,3 +242,40 @@ def test_a_silent_slave_is_replaced_once_then_the_run_fails_naming_it(lab, start
 
     gone = lab.teardown().ok()
     assert lab.instances("silent") == [] and not known.exists(), gone.output
+
+
+def test_a_changed_host_key_of_the_same_instance_fails_the_launch_naming_it(lab, start_sshd, client_key, tmp_path):
+    """First contact through launch.yml records the master's key; the same instance with another key is refused."""
+    master = start_sshd()
+    known = tmp_path / "known_hosts"
+    lab.config = {
+        **base_config("rekeyed"),
+        "disco_num_slaves": 0,
+        "disco_ssh_timeout": 10,
+        "disco_ec2_known_hosts": str(known),
+        "disco_ec2_role_hostvars": {
+            "master": {
+                "ansible_host": "127.0.0.1",
+                "ansible_port": master.port,
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(client_key),
+            }
+        },
+    }
+    # The provisioning with the inventory for a configure phase (not run here): first contact runs.
+    add_hosts = ("--tags", "provision", "-e", "disco_ec2_add_hosts=true")
+    first = lab.playbook("playbooks/launch.yml", *add_hosts).ok()
+    (node,) = lab.instances("rekeyed")
+    assert known_aliases(known) == [node["InstanceId"]]
+    assert "still silent" not in first.output
+
+    stop(master)
+    start_sshd(master.port)  # the same instance (same id, same address) now shows another host key
+    run = lab.playbook("playbooks/launch.yml", *add_hosts)
+    text = " ".join(run.output.split())
+    assert run.returncode != 0
+    assert f"ssh refused the host key of {node['InstanceId']}, which differs from the key each showed before" in text
+    assert "Host key verification failed" in text
+    assert "TerminateInstances" not in run.calls and "CreateFleet" not in run.calls
+    assert [i["InstanceId"] for i in lab.instances("rekeyed")] == [node["InstanceId"]]
+    lab.teardown().ok()
