@@ -48,7 +48,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGS)
+        args = self.validate_argument_spec(argument_spec=ARGS)[1]
         nodes = [to_node(host, args["overrides"]) for host in args["hosts"]]
         display = Display()
         outcome = wait_for_ssh(

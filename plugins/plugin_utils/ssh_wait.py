@@ -76,10 +76,10 @@ def poll(nodes: list[Node], budget: float) -> tuple[list[Node], list[Node]]:
     deadline = time.monotonic() + budget
     for node, process in running:
         try:
-            _, err = process.communicate(timeout=max(deadline - time.monotonic(), 0.1))
+            err = process.communicate(timeout=max(deadline - time.monotonic(), 0.1))[1]
         except subprocess.TimeoutExpired:
             process.kill()
-            _, err = process.communicate()
+            err = process.communicate()[1]
             err = (err or "") + "\nno answer within the poll"
         if process.returncode == 0:
             answered.append(node)

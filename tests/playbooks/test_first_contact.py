@@ -52,7 +52,7 @@ def keygen(path: Path) -> Path:
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if (
         not shutil.which("docker")
-        or subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode
+        or subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, check=False).returncode
     ):
         pytest.fail(f"these tests need docker and the image {IMAGE} (make images)")
     return tmp_path_factory.mktemp("first-contact")
@@ -103,8 +103,10 @@ def start_sshd(workdir: Path, client_key: Path) -> Iterator[Callable[..., Sshd]]
             capture_output=True,
             text=True,
         ).stdout.strip()
-        for _ in range(100):
-            probe = subprocess.run(["ssh-keyscan", "-p", str(port), "127.0.0.1"], capture_output=True, text=True)
+        for _attempt in range(100):
+            probe = subprocess.run(
+                ["ssh-keyscan", "-p", str(port), "127.0.0.1"], capture_output=True, text=True, check=False
+            )
             if "ssh-ed25519" in probe.stdout:
                 break
             time.sleep(0.2)
@@ -112,7 +114,7 @@ def start_sshd(workdir: Path, client_key: Path) -> Iterator[Callable[..., Sshd]]
 
     yield start
     for name in started:
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
 
 
 def stop(sshd: Sshd) -> None:
@@ -142,7 +144,7 @@ def test_host_keys_are_known_by_instance_id(start_sshd, client_key, tmp_path):
         return contact(instance_id, "127.0.0.1", port, ssh_common_args(instance_id, str(known)), client_key, timeout)
 
     first = start_sshd()
-    outcome, _ = by_id("i-0aaaaaaaaaaaaaaa1", first.port)
+    outcome = by_id("i-0aaaaaaaaaaaaaaa1", first.port)[0]
     assert outcome.answered == ["i-0aaaaaaaaaaaaaaa1"] and not outcome.silent and not outcome.refused
     assert known_aliases(known) == ["i-0aaaaaaaaaaaaaaa1"], "accepted on first sight, under the instance id"
     assert fingerprint_line(first.host_key) in known.read_text()
@@ -150,14 +152,14 @@ def test_host_keys_are_known_by_instance_id(start_sshd, client_key, tmp_path):
     # A new instance at the same address and port, with its own host key: a new host, no mismatch.
     stop(first)
     second = start_sshd(first.port)
-    outcome, _ = by_id("i-0bbbbbbbbbbbbbbb2", second.port)
+    outcome = by_id("i-0bbbbbbbbbbbbbbb2", second.port)[0]
     assert outcome.answered == ["i-0bbbbbbbbbbbbbbb2"], outcome
     assert known_aliases(known) == ["i-0aaaaaaaaaaaaaaa1", "i-0bbbbbbbbbbbbbbb2"]
 
     # The first instance's id answering with another key: refused at once, never retried, the file unchanged.
     before = known.read_text()
     started = time.monotonic()
-    outcome, _ = by_id("i-0aaaaaaaaaaaaaaa1", second.port, timeout=30)
+    outcome = by_id("i-0aaaaaaaaaaaaaaa1", second.port, timeout=30)[0]
     assert outcome.refused == {"i-0aaaaaaaaaaaaaaa1": outcome.refused["i-0aaaaaaaaaaaaaaa1"]} and not outcome.answered
     assert "Host key verification failed" in outcome.refused["i-0aaaaaaaaaaaaaaa1"]
     assert outcome.polls == 1 and time.monotonic() - started < 15
@@ -169,7 +171,7 @@ def agent(client_key: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An ssh-agent holding the client key: the jump's own ssh (a ProxyCommand) finds the key there, as a user's."""
     socket_path = client_key.parent / f"agent-{uuid.uuid4().hex[:8]}"
     process = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
-    for _ in range(50):
+    for _attempt in range(50):
         if socket_path.exists():
             break
         time.sleep(0.1)
@@ -185,7 +187,7 @@ def test_slave_through_the_master_both_keys_by_instance_id(start_sshd, client_ke
     master, slave = start_sshd(), start_sshd()
     args = ssh_common_args("i-0slave00000000001", str(known), ("root", "127.0.0.1", "i-0master0000000001", master.port))
     # The slave's own address is reachable only from the master's side (the containers' network), as a private one.
-    outcome, _ = contact("i-0slave00000000001", slave.address, 22, args, client_key)
+    outcome = contact("i-0slave00000000001", slave.address, 22, args, client_key)[0]
     assert outcome.answered == ["i-0slave00000000001"], outcome
     assert sorted(known_aliases(known)) == ["i-0master0000000001", "i-0slave00000000001"]
     lines = dict(line.split(maxsplit=1) for line in known.read_text().splitlines())

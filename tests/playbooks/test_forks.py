@@ -35,7 +35,8 @@ def test_a_1_plus_30_cluster_runs_each_task_in_one_round(ansible_env, tmp_path):
               tasks:
                 - name: Wait until every node runs this task
                   ansible.builtin.command:
-                    argv: [python3, -c, {json.dumps(BARRIER)}, {json.dumps(str(marks))}, "{{{{ inventory_hostname }}}}", "{HOSTS}"]
+                    argv: [python3, -c, {json.dumps(BARRIER)}, {json.dumps(str(marks))},
+                           "{{{{ inventory_hostname }}}}", "{HOSTS}"]
                   changed_when: false
             """
         )
