@@ -281,3 +281,32 @@ def test_a_changed_host_key_of_the_same_instance_fails_the_launch_naming_it(lab,
     assert "TerminateInstances" not in run.calls and "CreateFleet" not in run.calls
     assert [i["InstanceId"] for i in lab.instances("rekeyed")] == [node["InstanceId"]]
     lab.teardown().ok()
+
+
+def test_a_silent_master_in_front_of_the_slaves_is_the_only_one_replaced(lab, tmp_path):
+    """With disco_ssh_via_master the slaves cannot be judged while the master is silent: only the master goes."""
+    lab.config = {
+        **base_config("headless"),
+        "disco_num_slaves": 1,
+        "disco_ssh_via_master": True,
+        "disco_ssh_timeout": 10,
+        "disco_ec2_known_hosts": str(tmp_path / "known_hosts"),
+        "disco_ec2_role_hostvars": {
+            "master": {"ansible_host": "127.0.0.1", "ansible_port": free_port()},
+            # the slave's own hop would go to the master's (moto) address: here a closed port of 127.0.0.1 instead
+            "slave": {"ansible_host": "127.0.0.1", "ansible_port": free_port(), "ansible_ssh_common_args": ""},
+        },
+    }
+    run = lab.playbook("playbooks/launch.yml")
+    assert run.returncode != 0
+    assert run.calls.count("TerminateInstances") == 2 and run.calls.count("CreateFleet") == 3, run.calls
+    everything = lab.instances("headless", states=("pending", "running", "shutting-down", "terminated"))
+    masters = sorted(by_role(everything, "master"), key=lambda i: i["LaunchTime"])
+    (slave,) = by_role(everything, "slave")
+    assert len(masters) == 2 and all(m["State"]["Name"] in ("shutting-down", "terminated") for m in masters)
+    assert slave["State"]["Name"] == "running", "the slave behind the silent master is kept (tagged, in the cluster)"
+    text = " ".join(run.output.split())
+    assert "Cluster headless: 1 node(s) did not answer SSH" in text and f"{masters[0]['InstanceId']} (master, " in text
+    failure = text[text.index("the replacement node(s) did not answer SSH") :]
+    assert masters[1]["InstanceId"] in failure and slave["InstanceId"] not in failure
+    lab.teardown().ok()
