@@ -20,8 +20,11 @@ ARGS = {
 }
 
 
-def to_node(host: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """A host's inventory variables (with the overrides of its name or role on top) as ssh_wait wants them."""
+def to_node(host: dict[str, Any], overrides: dict[str, Any], private_key_file: str | None = None) -> dict[str, Any]:
+    """A host's inventory variables (with the overrides of its name or role on top) as ssh_wait wants them.
+
+    ``private_key_file`` (ansible-playbook's ``--private-key``) serves the hosts that name no key of their own.
+    """
     name = host.get("inventory_hostname") or host.get("instance_id")
     given = {**host, **(overrides.get(host.get("disco_role") or "") or {}), **(overrides.get(name or "") or {})}
     if not name or not given.get("ansible_host"):
@@ -35,7 +38,7 @@ def to_node(host: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
         "host": given["ansible_host"],
         "port": given.get("ansible_port"),
         "user": given.get("ansible_user"),
-        "private_key_file": given.get("ansible_ssh_private_key_file"),
+        "private_key_file": given.get("ansible_ssh_private_key_file") or private_key_file,
         "ssh_args": given.get("ansible_ssh_common_args") or "",
     }
 
@@ -49,7 +52,8 @@ class ActionModule(ActionBase):
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         args = self.validate_argument_spec(argument_spec=ARGS)[1]
-        nodes = [to_node(host, args["overrides"]) for host in args["hosts"]]
+        cli_key = getattr(self._play_context, "private_key_file", None)  # --private-key, as Ansible's ssh uses it
+        nodes = [to_node(host, args["overrides"], cli_key) for host in args["hosts"]]
         display = Display()
         outcome = wait_for_ssh(
             nodes,

@@ -17,6 +17,8 @@ description:
   - Uses each node's own SSH options (its C(ansible_ssh_common_args) in O(hosts)), so a jump host
     and the host key options apply as they do for Ansible; with C(StrictHostKeyChecking=accept-new) the first
     answer records the node's host key.
+  - The key is the host's C(ansible_ssh_private_key_file), else ansible-playbook's C(--private-key), else ssh's
+    own defaults and agent. At most 64 ssh processes run at once.
   - Never fails by itself. The nodes that stayed silent and those whose host key ssh refused are returned, for the
     caller's policy.
 author:

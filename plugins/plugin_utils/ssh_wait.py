@@ -19,6 +19,8 @@ from typing import Any
 
 # ssh's words when the key of a known host changed, or it cannot be checked: never retried.
 REFUSED_MARKS = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification failed")
+# ssh processes at once (a 1+300 cluster is polled in batches, not with 301 processes).
+PARALLEL = 64
 
 
 @dataclass
@@ -62,7 +64,18 @@ def last_line(text: str) -> str:
 
 
 def poll(nodes: list[Node], budget: float) -> tuple[list[Node], list[Node]]:
-    """One ``ssh true`` per node, all at once; returns (answered, refused); sets each other node's error."""
+    """One ``ssh true`` per node, at most PARALLEL at once; returns (answered, refused); sets the others' error."""
+    answered: list[Node] = []
+    refused: list[Node] = []
+    for first in range(0, len(nodes), PARALLEL):
+        batch_answered, batch_refused = poll_batch(nodes[first : first + PARALLEL], budget)
+        answered += batch_answered
+        refused += batch_refused
+    return answered, refused
+
+
+def poll_batch(nodes: list[Node], budget: float) -> tuple[list[Node], list[Node]]:
+    """One ``ssh true`` per node, all at once, each given at most ``budget`` seconds."""
     running = [
         (
             node,

@@ -102,3 +102,18 @@ def test_the_wait_is_bounded_and_names_the_silent_each_poll(monkeypatch):
     assert outcome.answered == ["a"] and list(outcome.silent) == ["b"]
     assert lines and all(line.endswith("still silent: b (slave h2)") for line in lines)
     assert outcome.polls == len(lines) + 1
+
+
+def test_the_command_line_key_serves_hosts_without_their_own():
+    host = {"instance_id": "i-0m", "ansible_host": "203.0.113.10"}
+    assert to_node(host, {}, "/home/u/.ssh/cluster")["private_key_file"] == "/home/u/.ssh/cluster"
+    own = {**host, "ansible_ssh_private_key_file": "/own"}
+    assert to_node(own, {}, "/home/u/.ssh/cluster")["private_key_file"] == "/own"
+
+
+def test_a_poll_runs_at_most_parallel_ssh_at_once(monkeypatch):
+    batches: list[int] = []
+    monkeypatch.setattr(ssh_wait, "poll_batch", lambda nodes, budget: batches.append(len(nodes)) or (nodes, []))
+    nodes = [ssh_wait.Node(f"i-{n}", f"i-{n}", ["true"]) for n in range(150)]
+    answered, refused = ssh_wait.poll(nodes, 5)
+    assert batches == [64, 64, 22] and len(answered) == 150 and refused == []
