@@ -99,8 +99,9 @@ def bench(slaves: int, extra: list[str], workdir: Path) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> int:
-    sizes = [int(arg) for arg in argv if arg.isdigit()] or [2, 6]
-    extra = [arg for arg in argv if not arg.isdigit()]
+    count = next((index for index, arg in enumerate(argv) if not arg.isdigit()), len(argv))
+    sizes = [int(arg) for arg in argv[:count]] or [2, 6]  # the leading numbers; the rest goes to ansible-playbook
+    extra = argv[count:]
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-configure-{secrets.token_hex(3)}"
     workdir.mkdir(parents=True)
     print(f"configure benchmark in the local cloud: 1+{' vs 1+'.join(map(str, sizes))}; logs in {workdir}")
