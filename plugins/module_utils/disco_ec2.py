@@ -26,6 +26,8 @@ TAG_GROUP = "disco-group"
 TAG_NAME = "Name"
 # On slaves: the address Ansible uses to reach the master, for SSH ProxyJump from the aws_ec2 inventory.
 TAG_JUMP = "disco-jump-host"
+# On slaves: the master's instance id, the name its host key is known by (HostKeyAlias) on the jump.
+TAG_JUMP_ID = "disco-jump-host-id"
 # On security groups this project created (and so may delete).
 TAG_CREATED_BY = "disco-created-by"
 CREATED_BY = "disposable.disco"

@@ -172,11 +172,45 @@ def node_hostvars(
     key = MASTER if node["role"] == MASTER else f"{SLAVE}/{node['group']}"
     if multipliers and multipliers.get(key) is not None:
         hostvars["disco_multiplier"] = multipliers[key]
-    if via_master and master is not None:
-        hostvars["ansible_ssh_common_args"] = f"-o ProxyJump={ssh_user}@{address(master, ssh_address)}"
-    if jump_host:  # a bastion: every node at its private address through it
-        hostvars["ansible_ssh_common_args"] = f"-o ProxyJump={jump_host}"
+    jump = (ssh_user, address(master, ssh_address), master["instance_id"]) if via_master and master else None
+    common_args = ssh_common_args(node["instance_id"], ssh.get("known_hosts", ""), jump)
+    if jump_host:  # a bastion: every node at its private address through it (its own key: the user's known_hosts)
+        common_args = f"{common_args} -o ProxyJump={jump_host}".strip()
+    if common_args:
+        hostvars["ansible_ssh_common_args"] = common_args
     return hostvars
+
+
+def host_key_args(alias: str, known_hosts: str) -> str:
+    """ssh options that know a node's host key by its instance id, in the cluster's own known_hosts file.
+
+    The key is accepted on first sight (``accept-new``); a changed key of the same instance is refused by ssh.
+    A new instance at a reused address has another id, so it is a new host, never a mismatch.
+    """
+    return (
+        f"-o HostKeyAlias={alias} -o StrictHostKeyChecking=accept-new -o HashKnownHosts=no"
+        f" -o UserKnownHostsFile={known_hosts}"
+    )
+
+
+def ssh_common_args(instance_id: str, known_hosts: str, jump: tuple[Any, ...] | None = None) -> str:
+    """``ansible_ssh_common_args`` of a node: host key options, and the hop through ``jump``.
+
+    ``jump`` is (user, address, instance id) of the jump host, with its port as a fourth item when not 22.
+
+    Without ``known_hosts`` (the user's own known_hosts then) a jump is a plain ProxyJump. With it, the jump is a
+    ProxyCommand, since ssh does not pass command-line options to the ssh that ProxyJump starts: the jump host's
+    key is known by its own instance id in the same file. Another jump host (a bastion) would be added here.
+    """
+    if not known_hosts:
+        return f"-o ProxyJump={jump[0]}@{jump[1]}" if jump else ""
+    args = host_key_args(instance_id, known_hosts)
+    if jump:
+        user, jump_address, jump_id = jump[:3]
+        port = f"-p {jump[3]} " if len(jump) > 3 and jump[3] else ""
+        hop = f"ssh {host_key_args(jump_id, known_hosts)} -o BatchMode=yes {port}-W %h:%p {user}@{jump_address}"
+        args += f' -o ProxyCommand="{hop}"'
+    return args
 
 
 def summarise(

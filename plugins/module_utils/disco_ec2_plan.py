@@ -30,6 +30,7 @@ from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import 
     MASTER,
     SLAVE,
     TAG_JUMP,
+    TAG_JUMP_ID,
     base_tags,
     group_key,
     user_data,
@@ -114,11 +115,13 @@ def tag_plan(
     """Group the live instances that lack (some of) their tags by the tags they need."""
     masters = newest_first([node for node in live if node["role"] == MASTER], "launch_time", "instance_id")
     jump = address(masters[-1], ssh_address) if masters and ssh_via_master else ""
+    jump_id = masters[-1]["instance_id"] if jump else ""
     needs: dict[tuple[tuple[str, str], ...], list[str]] = {}
     for node in sorted(live, key=lambda n: n["instance_id"]):
         wanted = base_tags(tag_key, cluster_name, node["role"], node["group"])
         if node["role"] == SLAVE and jump:
             wanted[TAG_JUMP] = jump
+            wanted[TAG_JUMP_ID] = jump_id
         missing = {key: value for key, value in wanted.items() if node["tags"].get(key) != value}
         if missing:
             needs.setdefault(tuple(sorted(missing.items())), []).append(node["instance_id"])

@@ -109,6 +109,14 @@ options:
       - A bastion (V(user@host) or V(user@host:port)) through which every node is reached at its private address
         (C(-o ProxyJump)); it takes precedence over O(ssh_via_master).
     type: str
+  ssh_known_hosts:
+    description:
+      - The cluster's own known_hosts file on the controller. When set, RV(nodes[].hostvars) know each node's host
+        key by its instance id in it (C(HostKeyAlias), C(StrictHostKeyChecking=accept-new)), the master's too when
+        it is the jump host of O(ssh_via_master).
+      - Empty leaves host keys to the user's own known_hosts.
+    type: str
+    default: ""
   launch_templates:
     description:
       - Also list the cluster's launch templates when O(plan) is not V(none). V(false) saves the call when they are
@@ -377,6 +385,7 @@ def main() -> None:
         "ssh_address": {"type": "str", "choices": ["auto", "public", "private"], "default": "auto"},
         "ssh_via_master": {"type": "bool", "default": False},
         "ssh_jump_host": {"type": "str"},
+        "ssh_known_hosts": {"type": "str", "default": ""},
         "launch_templates": {"type": "bool", "default": True},
     }
     module = AnsibleAWSModule(
@@ -390,6 +399,7 @@ def main() -> None:
     requests, instances, templates = describe_cluster(module, tag_key, name, templates_wanted)
     observed = observe(tag_key, name, requests, instances, templates)
     ssh = {key: params[key] for key in ("ssh_user", "ssh_address", "ssh_via_master", "ssh_jump_host")}
+    ssh["known_hosts"] = params["ssh_known_hosts"]
     groups = desired_groups(params["master"], params["slave_groups"]) if params["plan"] == "present" else None
     multipliers = {group_key(g["role"], g["group"]): g["multiplier"] for g in groups or []}
     summary = summarise(name, observed, ssh, multipliers)

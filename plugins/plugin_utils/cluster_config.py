@@ -389,6 +389,7 @@ FIELDS: dict[str, Field] = {
         Field("disco_pip_requirements", _list_of(_pip_requirement, "pip requirements")),
         Field("disco_post_init", _script),
         Field("disco_wait_timeout", _whole_number(30, 7200)),
+        Field("disco_ssh_timeout", _whole_number(10, 3600)),
         Field("disco_local_cloud", _boolean),
     )
 }
@@ -582,6 +583,7 @@ def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
         "pip_requirements": cfg.get("pip_requirements", []),
         "post_init": post_init,
         "wait_timeout": cfg.get("wait_timeout"),
+        "ssh_timeout": cfg.get("ssh_timeout"),
         "local_cloud": cfg.get("local_cloud"),
     }
 

@@ -99,6 +99,7 @@ BAD = [
     ("bad-region", native(disco_region="Europe"), "disco_region: must be an AWS region such as us-east-1"),
     ("bad-market", native(disco_master_market="reserved"), "disco_master_market"),
     ("bad-cidr", native(disco_ssh_cidrs=["10.0.0.0/33"]), "disco_ssh_cidrs: item 1 must be an IPv4 or IPv6 CIDR"),
+    ("ssh-timeout-too-short", native(disco_ssh_timeout=5), "disco_ssh_timeout: must be a whole number from 10 to 3600"),
     ("group-negative-count", native(disco_slave_groups=[{"name": "a", "count": -2}]), "disco_slave_groups[1].count"),
     ("group-key-typo", native(disco_slave_groups=[{"name": "a", "cnt": 2}]), "disco_slave_groups[1].cnt: unknown key"),
     (

@@ -106,6 +106,7 @@ def test_untagged_instances_of_legacy_requests_are_counted_and_tagged():
     (tagging,) = result["tag"]
     assert tagging["resource_ids"] == ["i-2", "i-3"]
     assert tagging["tags"]["disco-role"] == "slave" and tagging["tags"]["disco-jump-host"] == "198.51.100.1"
+    assert tagging["tags"]["disco-jump-host-id"] == "i-1", "the master's id: its host key's name on the jump"
 
 
 def test_open_legacy_requests_are_all_cancelled_and_do_not_count():

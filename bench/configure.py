@@ -1,0 +1,132 @@
+"""Benchmark the configure phase in the local cloud: a 1+6 cluster against a 1+2 one, printed as a ratio.
+
+    .venv/bin/python bench/configure.py                    # 1+2 then 1+6, Disco included (needs DISCO_SOURCES)
+    .venv/bin/python bench/configure.py 2 6 --skip-tags disco   # other sizes; options after the sizes go to
+                                                           # ansible-playbook (scripts/local-cluster.sh up)
+
+Each size is a fresh local cluster of its own (unique cluster name, its own moto container on a free port of
+127.0.0.1), launched with ``scripts/local-cluster.sh up`` (no smoke job), whose phase timings it reads, then torn
+down (``down``, and whatever is left of its containers, networks and moto removed). The ratio compares the
+``configure`` phase (every configure play but the Disco build) of the largest size with the smallest; the target of
+issue 13 is <= 1.6 for 1+6 against 1+2 on the 2-core development machine: with forks enough for every node
+(ansible.cfg: 50), six slaves cost little more than two.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "scripts" / "local-cluster.sh"
+TIMING = re.compile(r"^  (validation|provision|containers|configure|Disco build|status|total)\s+([\d.]+) s$", re.M)
+TARGET = 1.6
+STEP_TIMEOUT = 3600
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def docker(*args: str) -> str:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300, check=False)
+    return result.stdout
+
+
+def remove_leftovers(cluster: str, moto_name: str) -> None:
+    """Whatever teardown left of the cluster: its containers and network, its moto and moto's network."""
+    names = docker("ps", "-aq", "--filter", f"label=disposable-disco-cluster={cluster}").split()
+    if names:
+        docker("rm", "-f", *names)
+    docker("rm", "-f", moto_name)
+    for network in (f"disco-{cluster}", moto_name):
+        docker("network", "rm", network)
+
+
+def local_cluster(command: str, config: Path, extra: list[str], log: Path) -> tuple[int, str]:
+    env = {**os.environ, "DISCO_LOCAL_CONFIG": str(config), "DISCO_LOCAL_SMOKE": "0"}
+    result = subprocess.run(
+        ["bash", str(SCRIPT), command, *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=STEP_TIMEOUT,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    log.write_text(output)
+    return result.returncode, output
+
+
+def bench(slaves: int, extra: list[str], workdir: Path) -> dict[str, float]:
+    """Launch a fresh 1+``slaves`` local cluster, return its phase timings (and wall time); always torn down."""
+    suffix = secrets.token_hex(3)
+    cluster, moto_name = f"bench-configure-{slaves}-{suffix}", f"disco-bench-moto-{suffix}"
+    settings = yaml.safe_load((REPO / "examples" / "local.yml").read_text())
+    settings.update(
+        {
+            "disco_cluster_name": cluster,
+            "disco_num_slaves": slaves,
+            "disco_ec2_endpoint": f"http://127.0.0.1:{free_port()}",
+            "disco_localcloud_moto_name": moto_name,
+        }
+    )
+    config = workdir / f"{cluster}.yml"
+    config.write_text(yaml.safe_dump(settings))
+    started = time.monotonic()
+    try:
+        code, output = local_cluster("up", config, extra, workdir / f"{cluster}-up.log")
+        wall = time.monotonic() - started
+        if code != 0:
+            raise SystemExit(f"1+{slaves}: launch failed ({code}); log: {workdir / f'{cluster}-up.log'}")
+        phases = {name: float(value) for name, value in TIMING.findall(output)}
+        phases["wall"] = wall
+        return phases
+    finally:
+        local_cluster("down", config, [], workdir / f"{cluster}-down.log")
+        remove_leftovers(cluster, moto_name)
+
+
+def main(argv: list[str]) -> int:
+    count = next((index for index, arg in enumerate(argv) if not arg.isdigit()), len(argv))
+    sizes = [int(arg) for arg in argv[:count]] or [2, 6]  # the leading numbers; the rest goes to ansible-playbook
+    extra = argv[count:]
+    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-configure-{secrets.token_hex(3)}"
+    workdir.mkdir(parents=True)
+    print(f"configure benchmark in the local cloud: 1+{' vs 1+'.join(map(str, sizes))}; logs in {workdir}")
+    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    results = {}
+    for slaves in sizes:
+        results[slaves] = bench(slaves, extra, workdir)
+        phases = results[slaves]
+        print(
+            f"  1+{slaves:<3} configure {phases.get('configure', 0):7.1f} s"
+            f"   Disco build {phases.get('Disco build', 0):7.1f} s"
+            f"   provision {phases.get('provision', 0):6.1f} s   containers {phases.get('containers', 0):6.1f} s"
+            f"   wall {phases['wall']:7.1f} s   (load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
+    small, large = results[min(sizes)], results[max(sizes)]
+    ratio = large.get("configure", 0) / max(small.get("configure", 0), 0.001)
+    both = (large.get("configure", 0) + large.get("Disco build", 0)) / max(
+        small.get("configure", 0) + small.get("Disco build", 0), 0.001
+    )
+    verdict = "meets" if ratio <= TARGET else "misses"
+    print(f"ratio configure 1+{max(sizes)} / 1+{min(sizes)}: {ratio:.2f} ({verdict} the target <= {TARGET})")
+    print(f"ratio with the Disco build: {both:.2f}")
+    return 0 if ratio <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
