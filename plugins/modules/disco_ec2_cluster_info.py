@@ -104,6 +104,13 @@ options:
     description: Reach the slaves at their private address through the master as SSH jump host.
     type: bool
     default: false
+  admin_keys:
+    description:
+      - Public SSH keys (the cluster's MGMT keys) the planned user data gives the image's admin user, through
+        cloud-init's C(ssh_authorized_keys), so that nodes started without an EC2 key pair are reachable.
+    type: list
+    elements: str
+    default: []
   launch_templates:
     description:
       - Also list the cluster's launch templates when O(plan) is not V(none). V(false) saves the call when they are
@@ -372,6 +379,7 @@ def main() -> None:
         "ssh_address": {"type": "str", "choices": ["auto", "public", "private"], "default": "auto"},
         "ssh_via_master": {"type": "bool", "default": False},
         "launch_templates": {"type": "bool", "default": True},
+        "admin_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
     }
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -395,6 +403,7 @@ def main() -> None:
         absent=params["plan"] == "absent",
         ssh_address=ssh["ssh_address"],
         ssh_via_master=ssh["ssh_via_master"],
+        admin_keys=params["admin_keys"],
     )
     result: dict[str, Any] = dict(summary)
     result.update(

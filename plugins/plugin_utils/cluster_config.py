@@ -80,6 +80,18 @@ PUBKEY_TYPES = (
     "sk-ecdsa-sha2-nistp256@openssh.com",
 )
 BASE64_RE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+# IAM names (CreateInstanceProfile, CreateRole): letters, digits and _+=,.@- ; a profile's name up to 128.
+IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}$", re.ASCII)
+# disco_instance_profile's word for "make a role and an instance profile for this cluster".
+CREATE_PROFILE = "create"
+# A role name has at most 64 characters (IAM quotas); the created role and profile share it.
+IAM_ROLE_NAME_MAX = 64
+# S3 bucket naming rules (general purpose buckets): 3-63 characters, lower-case letters, digits, dots and
+# hyphens, beginning and ending with a letter or digit, no two adjacent dots, not an IPv4 address, and none
+# of the reserved prefixes and suffixes.
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 MARKETS = ("spot", "on-demand")
 SPOT_FALLBACKS = ("fail", "on-demand")
 ADDRESS_CHOICES = ("auto", "public", "private")
@@ -299,6 +311,34 @@ def _script(value: Any) -> str:
     return value
 
 
+def _instance_profile(value: Any) -> str | None:
+    """Empty (none), the name of an existing instance profile, or ``create``."""
+    what = f"the name of an existing IAM instance profile, or {CREATE_PROFILE} (or empty for none)"
+    text = _string(value, what)
+    if not text:
+        return None
+    if not IAM_NAME_RE.match(text):
+        raise ConfigError(f"must be {what}: letters, digits and _+=,.@- up to 128; got {_shown(text)}")
+    return text
+
+
+def _bucket(value: Any) -> str:
+    what = "an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')"
+    text = _string(value, what, allow_empty=False)
+    bad = (
+        not BUCKET_RE.match(text)
+        or ".." in text
+        or ".-" in text
+        or "-." in text
+        or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", text)
+        or text.startswith(BUCKET_RESERVED_PREFIXES)
+        or text.endswith(BUCKET_RESERVED_SUFFIXES)
+    )
+    if bad:
+        raise ConfigError(f"must be {what}, such as my-results; got {_shown(text)}")
+    return text
+
+
 def _endpoint(value: Any) -> str | None:
     text = _string(value, "an http(s) URL")
     if not text:
@@ -356,6 +396,9 @@ FIELDS: dict[str, Field] = {
         Field("disco_post_init", _script),
         Field("disco_wait_timeout", _whole_number(30, 7200)),
         Field("disco_local_cloud", _boolean),
+        Field("disco_instance_profile", _instance_profile),
+        Field("disco_s3_buckets", _list_of(_bucket, "S3 bucket names")),
+        Field("disco_s3_read_buckets", _list_of(_bucket, "S3 bucket names")),
     )
 }
 
@@ -510,8 +553,46 @@ def validate(
             NATIVE_TO_LEGACY[missing] if legacy_style else missing,
             "is missing: AWS keys go in pairs (give both, or neither to use the default AWS credential chain)",
         )
+    _instance_profile_rules(cfg, errors)
     cluster = _shape(cfg, checked.get("disco_post_init", ""))
     return cluster, {"access_key": access, "secret_key": secret}, errors.messages
+
+
+def _instance_profile_rules(cfg: dict[str, Any], errors: Errors) -> None:
+    """Buckets only with ``create`` (an existing profile's permissions are its own), and ``create`` with some."""
+    buckets = [*cfg.get("s3_buckets", []), *cfg.get("s3_read_buckets", [])]
+    profile = cfg.get("instance_profile")
+    if buckets and profile != CREATE_PROFILE:
+        field = "disco_s3_buckets" if cfg.get("s3_buckets") else "disco_s3_read_buckets"
+        errors.add(
+            field,
+            f"is only used with disco_instance_profile: {CREATE_PROFILE}, which makes a role allowed on these buckets"
+            + (f"; the instance profile {profile} has the permissions IAM gives it" if profile else ""),
+        )
+    if profile == CREATE_PROFILE and not buckets:
+        errors.add(
+            "disco_instance_profile",
+            f"{CREATE_PROFILE} makes a role allowed on S3 buckets: list them in disco_s3_buckets (read and write) "
+            "and/or disco_s3_read_buckets (read only)",
+        )
+    overlap = sorted(set(cfg.get("s3_buckets", [])) & set(cfg.get("s3_read_buckets", [])))
+    if overlap:
+        errors.add("disco_s3_read_buckets", f"lists {', '.join(overlap)}, which disco_s3_buckets lists already")
+
+
+def instance_profile_shape(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What disco_ec2 needs: the mode (none, existing, create), the profile's (and created role's) name, buckets."""
+    profile = cfg.get("instance_profile")
+    mode = "none" if not profile else "create" if profile == CREATE_PROFILE else "existing"
+    tag_key, name = str(cfg.get("tag_key") or ""), str(cfg.get("cluster_name") or "")
+    created = re.sub(r"[^\w+=,.@-]", "-", f"{tag_key[: IAM_ROLE_NAME_MAX - len(name) - 1]}-{name}", flags=re.ASCII)
+    return {
+        "mode": mode,
+        "name": created[:IAM_ROLE_NAME_MAX] if mode == "create" else profile,
+        "created_name": created[:IAM_ROLE_NAME_MAX],
+        "s3_buckets": cfg.get("s3_buckets", []),
+        "s3_read_buckets": cfg.get("s3_read_buckets", []),
+    }
 
 
 def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
@@ -546,6 +627,7 @@ def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
         "post_init": post_init,
         "wait_timeout": cfg.get("wait_timeout"),
         "local_cloud": cfg.get("local_cloud"),
+        "instance_profile": instance_profile_shape(cfg),
     }
 
 
