@@ -580,6 +580,64 @@ def _instance_profile_rules(cfg: dict[str, Any], errors: Errors) -> None:
         errors.add("disco_s3_read_buckets", f"lists {', '.join(overlap)}, which disco_s3_buckets lists already")
 
 
+def partition_of(region: str | None) -> str:
+    """The ARN partition of a region: aws, aws-cn (cn-*) or aws-us-gov (us-gov-*)."""
+    region = region or ""
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def s3_policy(read_write: list[str], read_only: list[str], partition: str = "aws") -> dict[str, Any]:
+    """The created role's inline policy: objects and listing of ``read_write``; get and list of ``read_only``.
+
+    disco_s3 needs: GetObject (reads and presigned inputs), PutObject and the multipart upload calls (outputs),
+    ListBucket (list_s3_keys), GetBucketLocation (clients finding the bucket's region).
+    """
+
+    def arns(buckets: list[str], suffix: str = "") -> list[str]:
+        return [f"arn:{partition}:s3:::{bucket}{suffix}" for bucket in buckets]
+
+    statements: list[dict[str, Any]] = []
+    if read_write:
+        statements += [
+            {
+                "Sid": "ReadWriteBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                "Resource": arns(read_write),
+            },
+            {
+                "Sid": "ReadWriteObjects",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                "Resource": arns(read_write, "/*"),
+            },
+        ]
+    if read_only:
+        statements += [
+            {
+                "Sid": "ReadBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": arns(read_only),
+            },
+            {"Sid": "ReadObjects", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": arns(read_only, "/*")},
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+# Who may assume the created role: EC2, for the instances of the instance profile.
+EC2_TRUST_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
 def instance_profile_shape(cfg: dict[str, Any]) -> dict[str, Any]:
     """What disco_ec2 needs: the mode (none, existing, create), the profile's (and created role's) name, buckets."""
     profile = cfg.get("instance_profile")
@@ -592,6 +650,10 @@ def instance_profile_shape(cfg: dict[str, Any]) -> dict[str, Any]:
         "created_name": created[:IAM_ROLE_NAME_MAX],
         "s3_buckets": cfg.get("s3_buckets", []),
         "s3_read_buckets": cfg.get("s3_read_buckets", []),
+        "policy": s3_policy(
+            cfg.get("s3_buckets", []), cfg.get("s3_read_buckets", []), partition_of(cfg.get("region"))
+        ),
+        "trust_policy": EC2_TRUST_POLICY,
     }
 
 
