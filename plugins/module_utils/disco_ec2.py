@@ -177,8 +177,8 @@ def launch_template_data(
 ) -> dict[str, Any]:
     """The launch template of one node group: AMI, key, groups, user data, instance profile, tags.
 
-    The instance metadata service requires IMDSv2 (session tokens) with a hop limit of
-    :data:`METADATA_HOP_LIMIT`. No market options: EC2 Fleet takes the market from its own TargetCapacitySpecification (and AWS refuses
+    The instance metadata service requires IMDSv2 (session tokens) with a hop limit of :data:`METADATA_HOP_LIMIT`.
+    No market options: EC2 Fleet takes the market from its own TargetCapacitySpecification (and AWS refuses
     spot options inside a template used by a fleet). Shutdown from inside the instance terminates it.
     """
     by_id = [group for group in security_groups if group.startswith("sg-")]

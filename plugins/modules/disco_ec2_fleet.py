@@ -393,7 +393,13 @@ def profile_not_known_yet(errors: list[dict[str, Any]]) -> bool:
 
 
 def fleet_call(
-    module: AnsibleAWSModule, client: Any, template_id: str, launch: dict[str, Any], wanted: int, market: str, run_id: str
+    module: AnsibleAWSModule,
+    client: Any,
+    template_id: str,
+    launch: dict[str, Any],
+    wanted: int,
+    market: str,
+    run_id: str,
 ) -> dict[str, Any]:
     """One fleet call, repeated (with a fresh token) while EC2 does not know the instance profile yet."""
     params = module.params

@@ -650,9 +650,7 @@ def instance_profile_shape(cfg: dict[str, Any]) -> dict[str, Any]:
         "created_name": created[:IAM_ROLE_NAME_MAX],
         "s3_buckets": cfg.get("s3_buckets", []),
         "s3_read_buckets": cfg.get("s3_read_buckets", []),
-        "policy": s3_policy(
-            cfg.get("s3_buckets", []), cfg.get("s3_read_buckets", []), partition_of(cfg.get("region"))
-        ),
+        "policy": s3_policy(cfg.get("s3_buckets", []), cfg.get("s3_read_buckets", []), partition_of(cfg.get("region"))),
         "trust_policy": EC2_TRUST_POLICY,
     }
 

@@ -412,8 +412,11 @@ def _template_profile(spec: dict[str, str]) -> dict[str, str]:
             template = backend.get_launch_template_by_name(spec.get("LaunchTemplateName", ""))
         version = spec.get("Version", "$Latest")
         data = (
-            template.latest_version() if version in ("$Latest", "") else
-            template.default_version() if version == "$Default" else template.get_version(int(version))
+            template.latest_version()
+            if version in ("$Latest", "")
+            else template.default_version()
+            if version == "$Default"
+            else template.get_version(int(version))
         ).data
         return dict(data.get("IamInstanceProfile") or {})
     return {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -181,8 +182,6 @@ def test_a_young_instance_profile_is_refused_until_it_has_propagated(moto):
     template = _profile_template(ec2, "fresh")
     first = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [_subnet(ec2)], count=1)
     assert first.get("Instances", []) == [] and first["Errors"][0]["ErrorCode"] == "InvalidParameterValue"
-    import time
-
     time.sleep(0.6)
     later = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [_subnet(ec2)], count=1)
     assert sum(len(i["InstanceIds"]) for i in later["Instances"]) == 1

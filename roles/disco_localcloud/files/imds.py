@@ -30,7 +30,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,7 @@ class Metadata:
             endpoint_url=self.moto_url,
             region_name=self.region,
             aws_access_key_id="AKIAIMDSLOCALCLOUD00",
-            aws_secret_access_key="local-cloud-metadata-service",  # noqa: S106 - moto accepts any
+            aws_secret_access_key="local-cloud-metadata-service",
         )
 
     def role_of(self, instance: Instance) -> str | None:
@@ -123,15 +123,15 @@ class Metadata:
         answer = self._client("sts").assume_role(
             RoleArn=arn, RoleSessionName=instance.instance_id, DurationSeconds=CREDENTIALS_SECONDS
         )["Credentials"]
-        expiration = answer.get("Expiration") or datetime.now(timezone.utc) + timedelta(seconds=CREDENTIALS_SECONDS)
+        expiration = answer.get("Expiration") or datetime.now(UTC) + timedelta(seconds=CREDENTIALS_SECONDS)
         return {
             "Code": "Success",
-            "LastUpdated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "LastUpdated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Type": "AWS-HMAC",
             "AccessKeyId": answer["AccessKeyId"],
             "SecretAccessKey": answer["SecretAccessKey"],
             "Token": answer["SessionToken"],
-            "Expiration": expiration.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Expiration": expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
 
@@ -141,7 +141,7 @@ class Handler(BaseHTTPRequestHandler):
     server: MetadataServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         return  # Metadata.record logs every request
 
     def _answer(self, status: int, body: str = "", content_type: str = "text/plain") -> None:
@@ -153,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.server.metadata.record(self.command, self.path, status)
 
-    def do_PUT(self) -> None:  # noqa: N802 - http.server's name
+    def do_PUT(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
@@ -177,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.server.metadata.record("PUT", self.path, 200)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         metadata = self.server.metadata
         address = self.client_address[0]
         if not metadata.token_valid(self.headers.get(TOKEN_HEADER), address):
@@ -224,7 +224,7 @@ class MetadataServer(ThreadingHTTPServer):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="0.0.0.0")  # noqa: S104 - inside the local cloud's docker network
+    parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=8111)
     parser.add_argument("--moto-url", required=True)
     parser.add_argument("--region", default="us-east-1")
