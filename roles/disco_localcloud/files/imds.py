@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: disposable.disco developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The local cloud's instance metadata service: EC2's IMDSv2 (tokens required) for the node containers.
