@@ -252,7 +252,9 @@ class StrictEC2:
 
     def _profile_problem(self, params: Params) -> str | None:
         """Why EC2 would refuse the instance profile of CreateFleet's launch templates, or None."""
-        for config in sorted({param[0].split(".")[1] for param in params if param[0].startswith("LaunchTemplateConfigs.")}):
+        for config in sorted(
+            {param[0].split(".")[1] for param in params if param[0].startswith("LaunchTemplateConfigs.")}
+        ):
             profile = _template_profile(_template_of(params, config))
             if not profile:
                 continue
