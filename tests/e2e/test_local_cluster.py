@@ -376,7 +376,16 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     assert all(info[host]["connected"] for host in table), info
     # The second job has no key anywhere: disco_s3 on the nodes gets the instance role's credentials from the
     # local cloud's metadata service (IMDSv2: a token PUT, then the credentials GET).
-    second = cloud.word_count("run2", texts_for(2, 8), keys=False)
+    try:
+        second = cloud.word_count("run2", texts_for(2, 8), keys=False)
+    except AssertionError as error:
+        slave = sorted(cloud.containers("slave"))[0]
+        seen = {
+            "imds log": docker("logs", f"disco-imds-{cloud.cluster}", check=False)[-3000:],
+            "slave /etc/environment": docker("exec", slave, "cat", "/etc/environment", check=False),
+            "master manager environment": docker("exec", cloud.master(), "systemctl", "show-environment", check=False),
+        }
+        raise AssertionError(f"{error}\n{json.dumps(seen, indent=1)}") from None
     assert second["job"] != first["job"]
     imds_log = docker("logs", f"disco-imds-{cloud.cluster}")
     assert "PUT /latest/api/token 200" in imds_log, imds_log[-2000:]

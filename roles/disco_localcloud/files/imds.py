@@ -62,6 +62,8 @@ class Metadata:
     log: list[tuple[str, str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _mtime: float = -1.0
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _issued: dict[tuple[str, str], tuple[float, dict[str, str]]] = field(default_factory=dict)
 
     def instance_at(self, address: str) -> Instance | None:
         self._reload()
@@ -96,6 +98,15 @@ class Metadata:
         print(f"{method} {path} {status}", flush=True)
 
     def _client(self, service: str) -> Any:
+        with self.lock:
+            client = self._clients.get(service)
+        if client is None:
+            client = self._new_client(service)
+            with self.lock:
+                self._clients[service] = client
+        return client
+
+    def _new_client(self, service: str) -> Any:
         import boto3  # only the credential paths need it
 
         # moto takes any key; these identify the metadata service itself, never a node.
@@ -117,7 +128,19 @@ class Metadata:
         return roles[0]["RoleName"] if roles else None
 
     def credentials(self, instance: Instance, role: str) -> dict[str, str]:
-        """Temporary credentials of ``role`` from moto's STS, in the metadata service's JSON form."""
+        """Temporary credentials of ``role`` for the instance, made once and kept until 10 minutes before they
+        expire (as EC2 rotates them), so that an answer is quick: boto3 waits 1 s by default."""
+        key = (instance.instance_id, role)
+        with self.lock:
+            issued = self._issued.get(key)
+        if issued is not None and issued[0] > time.monotonic():
+            return issued[1]
+        answer = self._assume(instance, role)
+        with self.lock:
+            self._issued[key] = (time.monotonic() + CREDENTIALS_SECONDS - 600, answer)
+        return answer
+
+    def _assume(self, instance: Instance, role: str) -> dict[str, str]:
         arn = self._client("iam").get_role(RoleName=role)["Role"]["Arn"]
         answer = self._client("sts").assume_role(
             RoleArn=arn, RoleSessionName=instance.instance_id, DurationSeconds=CREDENTIALS_SECONDS
