@@ -45,6 +45,9 @@ LIVE_REQUEST_STATES = frozenset({"open", "active"})
 FILTER_CHUNK = 200
 # Resource ids per TerminateInstances or CreateTags call (AWS: up to 1000).
 IDS_PER_CALL = 1000
+# IMDSv2 token responses travel one network hop: Disco's workers run as processes on the instance itself, so
+# nothing on a node sits behind another hop (a container on a node would, and gets no token, which is the point).
+METADATA_HOP_LIMIT = 1
 # Fleet errors that mean "no spot capacity here": the override is skipped, the others are used.
 CAPACITY_CODES = frozenset(
     {
@@ -100,12 +103,19 @@ def base_tags(tag_key: str, cluster_name: str, role: str, group: str) -> dict[st
     }
 
 
-def user_data(cluster_name: str, role: str, group: str) -> str:
-    """The nodes' user data (plain text): a cloud-config naming the node's cluster, role and group; no secret."""
+def user_data(cluster_name: str, role: str, group: str, admin_keys: list[str] | tuple[str, ...] = ()) -> str:
+    """The nodes' user data (plain text): a cloud-config naming the node's cluster, role and group; no secret.
+
+    ``admin_keys`` (the cluster's public MGMT keys) become ``ssh_authorized_keys``, which cloud-init gives the
+    image's default user (``admin`` on Debian's images): a cluster launched without an EC2 key pair is reachable.
+    Each key is one JSON-quoted line (JSON strings are YAML), so no key text can change the document's shape.
+    """
+    keys = "".join(f"  - {json.dumps(key)}\n" for key in admin_keys)
     return (
         "#cloud-config\n"
         "# disposable.disco node; Ansible configures the rest over SSH.\n"
-        "write_files:\n"
+        + (f"ssh_authorized_keys:\n{keys}" if keys else "")
+        + "write_files:\n"
         "  - path: /etc/disposable-disco/node\n"
         "    permissions: '0644'\n"
         "    content: |\n"
@@ -115,9 +125,9 @@ def user_data(cluster_name: str, role: str, group: str) -> str:
     )
 
 
-def user_data_b64(cluster_name: str, role: str, group: str) -> str:
+def user_data_b64(cluster_name: str, role: str, group: str, admin_keys: list[str] | tuple[str, ...] = ()) -> str:
     """:func:`user_data` base64-encoded, as launch templates want it."""
-    return base64.b64encode(user_data(cluster_name, role, group).encode()).decode()
+    return base64.b64encode(user_data(cluster_name, role, group, admin_keys).encode()).decode()
 
 
 def instance_types_of(entry: dict[str, Any]) -> list[str]:
@@ -161,10 +171,16 @@ def desired_groups(master: dict[str, Any] | None, slave_groups: list[dict[str, A
 
 
 def launch_template_data(
-    launch: dict[str, Any], image_id: str, key_name: str | None, security_groups: list[str], public_ip: bool = True
+    launch: dict[str, Any],
+    image_id: str,
+    key_name: str | None,
+    security_groups: list[str],
+    public_ip: bool = True,
+    instance_profile: str | None = None,
 ) -> dict[str, Any]:
-    """The launch template of one node group: AMI, key, network interface, user data, tags of instance and volume.
+    """The launch template of one node group: AMI, key, network interface, user data, instance profile, tags.
 
+    The instance metadata service requires IMDSv2 (session tokens) with a hop limit of :data:`METADATA_HOP_LIMIT`.
     No market options: EC2 Fleet takes the market from its own TargetCapacitySpecification (and AWS refuses
     spot options inside a template used by a fleet). Shutdown from inside the instance terminates it.
     """
@@ -172,7 +188,11 @@ def launch_template_data(
         "ImageId": image_id,
         "UserData": base64.b64encode(launch["user_data"].encode()).decode(),
         "InstanceInitiatedShutdownBehavior": "terminate",
-        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        "MetadataOptions": {
+            "HttpTokens": "required",
+            "HttpEndpoint": "enabled",
+            "HttpPutResponseHopLimit": METADATA_HOP_LIMIT,
+        },
         "TagSpecifications": [
             {"ResourceType": "instance", "Tags": tag_list(launch["tags"])},
             {"ResourceType": "volume", "Tags": tag_list(launch["tags"])},
@@ -181,6 +201,8 @@ def launch_template_data(
     }
     if key_name:
         data["KeyName"] = key_name
+    if instance_profile:
+        data["IamInstanceProfile"] = {"Name": instance_profile}
     return data
 
 

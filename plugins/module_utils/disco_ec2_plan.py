@@ -62,7 +62,9 @@ def _by_group(nodes: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
-def launch_entry(tag_key: str, cluster_name: str, spec: dict[str, Any], missing: int) -> dict[str, Any]:
+def launch_entry(
+    tag_key: str, cluster_name: str, spec: dict[str, Any], missing: int, admin_keys: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """What ``disco_ec2_fleet`` needs to start ``missing`` nodes of one group."""
     return {
         "role": spec["role"],
@@ -72,12 +74,16 @@ def launch_entry(tag_key: str, cluster_name: str, spec: dict[str, Any], missing:
         "instance_types": list(spec["instance_types"]),
         "max_price": spec.get("max_price"),
         "tags": base_tags(tag_key, cluster_name, spec["role"], spec["group"]),
-        "user_data": user_data(cluster_name, spec["role"], spec["group"]),
+        "user_data": user_data(cluster_name, spec["role"], spec["group"], admin_keys),
     }
 
 
 def group_changes(
-    tag_key: str, cluster_name: str, wanted: dict[str, dict[str, Any]], alive: dict[str, list[dict[str, Any]]]
+    tag_key: str,
+    cluster_name: str,
+    wanted: dict[str, dict[str, Any]],
+    alive: dict[str, list[dict[str, Any]]],
+    admin_keys: tuple[str, ...] = (),
 ) -> tuple[dict[str, int], list[dict[str, Any]], list[dict[str, Any]]]:
     """Per group: nodes missing (and their launch entries), and the excess nodes, newest first."""
     missing: dict[str, int] = {}
@@ -90,7 +96,7 @@ def group_changes(
         if spec is not None:
             missing[key] = max(0, count - len(nodes))
             if missing[key]:
-                launches.append(launch_entry(tag_key, cluster_name, spec, missing[key]))
+                launches.append(launch_entry(tag_key, cluster_name, spec, missing[key], admin_keys))
         if len(nodes) > count:
             excess.extend(newest_first(nodes, "launch_time", "instance_id")[: len(nodes) - count])
     return missing, launches, excess
@@ -145,6 +151,7 @@ def make_plan(
     absent: bool = False,
     ssh_address: str = "auto",
     ssh_via_master: bool = False,
+    admin_keys: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """What makes EC2 match the configuration (``groups``), or hold nothing of the cluster (``absent``)."""
     plan = empty_plan()
@@ -167,7 +174,7 @@ def make_plan(
     else:
         wanted = {group_key(g["role"], g["group"]): g for g in groups or []}
         plan["missing"], plan["launch"], doomed = group_changes(
-            tag_key, cluster_name, wanted, _by_group(alive_nodes(observed))
+            tag_key, cluster_name, wanted, _by_group(alive_nodes(observed)), tuple(admin_keys)
         )
         _terminations(plan, doomed, requests, cancelled)
         doomed_ids = {node["instance_id"] for node in doomed}

@@ -117,6 +117,13 @@ options:
       - Empty leaves host keys to the user's own known_hosts.
     type: str
     default: ""
+  admin_keys:
+    description:
+      - Public SSH keys (the cluster's MGMT keys) the planned user data gives the image's admin user, through
+        cloud-init's C(ssh_authorized_keys), so that nodes started without an EC2 key pair are reachable.
+    type: list
+    elements: str
+    default: []
   launch_templates:
     description:
       - Also list the cluster's launch templates when O(plan) is not V(none). V(false) saves the call when they are
@@ -387,6 +394,7 @@ def main() -> None:
         "ssh_jump_host": {"type": "str"},
         "ssh_known_hosts": {"type": "str", "default": ""},
         "launch_templates": {"type": "bool", "default": True},
+        "admin_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
     }
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -411,6 +419,7 @@ def main() -> None:
         absent=params["plan"] == "absent",
         ssh_address=ssh["ssh_address"],
         ssh_via_master=ssh["ssh_via_master"],
+        admin_keys=params["admin_keys"],
     )
     result: dict[str, Any] = dict(summary)
     result.update(

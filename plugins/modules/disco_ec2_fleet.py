@@ -102,6 +102,18 @@ options:
   key_name:
     description: Name of the EC2 key pair for the AMI's admin user.
     type: str
+  instance_profile:
+    description:
+      - Name of the IAM instance profile of every node (its role's credentials reach the node through the instance
+        metadata service, which the template sets to require IMDSv2). Unset, the nodes have none.
+      - EC2 may not know a freshly created profile for some seconds and refuses it as
+        C(Invalid IAM Instance Profile name); the fleet call is then repeated for up to
+        O(instance_profile_timeout) seconds.
+    type: str
+  instance_profile_timeout:
+    description: Seconds to keep repeating a fleet call that EC2 refuses for an instance profile it does not know yet.
+    type: int
+    default: 60
   security_groups:
     description:
       - Security groups of the nodes, as C(sg-) ids (AWS takes names only in a default VPC), on the launch
@@ -252,6 +264,7 @@ terminated_instances:
 """
 
 import contextlib
+import time
 import uuid
 from typing import Any
 
@@ -384,6 +397,38 @@ def tally(answer: dict[str, Any], zones: dict[str, str]) -> tuple[list[str], lis
     return ids, got, errors
 
 
+def profile_not_known_yet(errors: list[dict[str, Any]]) -> bool:
+    """EC2's answer while a new instance profile has not reached it (IAM is eventually consistent)."""
+    return any(
+        e["code"] == "InvalidParameterValue" and "iaminstanceprofile" in e["message"].lower().replace(" ", "")
+        for e in errors
+    )
+
+
+def fleet_call(
+    module: AnsibleAWSModule,
+    client: Any,
+    template_id: str,
+    launch: dict[str, Any],
+    wanted: int,
+    market: str,
+    run_id: str,
+) -> dict[str, Any]:
+    """One fleet call, repeated (with a fresh token) while EC2 does not know the instance profile yet."""
+    params = module.params
+    deadline = time.monotonic() + (params["instance_profile_timeout"] if params["instance_profile"] else 0)
+    attempt, delay = 0, 2.0
+    while True:
+        parts = [launch["group"], market] + ([str(attempt)] if attempt else [])
+        answer = create_fleet(client, template_id, launch, params["subnet_ids"], wanted, market, token(run_id, *parts))
+        _ids, _got, errors = tally(answer, {})
+        if answer.get("Instances") or not profile_not_known_yet(errors) or time.monotonic() + delay > deadline:
+            return answer
+        attempt += 1
+        time.sleep(delay)
+        delay = min(delay * 2, 10.0)
+
+
 def launch_group(
     module: AnsibleAWSModule, client: Any, launch: dict[str, Any], template_id: str, zones: dict[str, str], run_id: str
 ) -> dict[str, Any]:
@@ -408,9 +453,7 @@ def launch_group(
         wanted = result["shortfall"]
         if not wanted:
             break
-        answer = create_fleet(
-            client, template_id, launch, params["subnet_ids"], wanted, market, token(run_id, launch["group"], market)
-        )
+        answer = fleet_call(module, client, template_id, launch, wanted, market, run_id)
         ids, got, errors = tally(answer, zones)
         fatal = [e for e in errors if e["code"] not in CAPACITY_CODES]
         if fatal and not ids:
@@ -488,7 +531,14 @@ def present(module: AnsibleAWSModule, client: Any) -> dict[str, Any]:
             if launch["role"] != "master" or params["master_public_ip"] is None
             else (params["master_public_ip"])
         )
-        data = launch_template_data(launch, image["image_id"], params["key_name"], params["security_groups"], public_ip)
+        data = launch_template_data(
+            launch,
+            image["image_id"],
+            params["key_name"],
+            params["security_groups"],
+            public_ip,
+            params["instance_profile"],
+        )
         name = launch_template_name(params["tag_key"], params["cluster_name"], launch["group"], data)
         template_id = existing.get(name) or ensure_template(
             client, name, data, launch["tags"], token(run_id, "lt", launch["group"])
@@ -553,6 +603,8 @@ def main() -> None:
         "images": {"type": "list", "elements": "dict", "default": []},
         "key_name": {"type": "str", "no_log": False},
         "security_groups": {"type": "list", "elements": "str", "default": []},
+        "instance_profile": {"type": "str"},
+        "instance_profile_timeout": {"type": "int", "default": 60},
         "subnet_ids": {"type": "list", "elements": "str", "default": []},
         "public_ip": {"type": "bool", "default": True},
         "master_public_ip": {"type": "bool"},

@@ -87,6 +87,18 @@ PUBKEY_TYPES = (
     "sk-ecdsa-sha2-nistp256@openssh.com",
 )
 BASE64_RE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+# IAM names (CreateInstanceProfile, CreateRole): letters, digits and _+=,.@- ; a profile's name up to 128.
+IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}$", re.ASCII)
+# disco_instance_profile's word for "make a role and an instance profile for this cluster".
+CREATE_PROFILE = "create"
+# A role name has at most 64 characters (IAM quotas); the created role and profile share it.
+IAM_ROLE_NAME_MAX = 64
+# S3 bucket naming rules (general purpose buckets): 3-63 characters, lower-case letters, digits, dots and
+# hyphens, beginning and ending with a letter or digit, no two adjacent dots, not an IPv4 address, and none
+# of the reserved prefixes and suffixes.
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 MARKETS = ("spot", "on-demand")
 SPOT_FALLBACKS = ("fail", "on-demand")
 ADDRESS_CHOICES = ("auto", "public", "private")
@@ -306,6 +318,34 @@ def _script(value: Any) -> str:
     return value
 
 
+def _instance_profile(value: Any) -> str | None:
+    """Empty (none), the name of an existing instance profile, or ``create``."""
+    what = f"the name of an existing IAM instance profile, or {CREATE_PROFILE} (or empty for none)"
+    text = _string(value, what)
+    if not text:
+        return None
+    if not IAM_NAME_RE.match(text):
+        raise ConfigError(f"must be {what}: letters, digits and _+=,.@- up to 128; got {_shown(text)}")
+    return text
+
+
+def _bucket(value: Any) -> str:
+    what = "an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')"
+    text = _string(value, what, allow_empty=False)
+    bad = (
+        not BUCKET_RE.match(text)
+        or ".." in text
+        or ".-" in text
+        or "-." in text
+        or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", text)
+        or text.startswith(BUCKET_RESERVED_PREFIXES)
+        or text.endswith(BUCKET_RESERVED_SUFFIXES)
+    )
+    if bad:
+        raise ConfigError(f"must be {what}, such as my-results; got {_shown(text)}")
+    return text
+
+
 def _endpoint(value: Any) -> str | None:
     text = _string(value, "an http(s) URL")
     if not text:
@@ -391,6 +431,9 @@ FIELDS: dict[str, Field] = {
         Field("disco_wait_timeout", _whole_number(30, 7200)),
         Field("disco_ssh_timeout", _whole_number(10, 3600)),
         Field("disco_local_cloud", _boolean),
+        Field("disco_instance_profile", _instance_profile),
+        Field("disco_s3_buckets", _list_of(_bucket, "S3 bucket names")),
+        Field("disco_s3_read_buckets", _list_of(_bucket, "S3 bucket names")),
     )
 }
 
@@ -546,8 +589,106 @@ def validate(
             "is missing: AWS keys go in pairs (give both, or neither to use the default AWS credential chain)",
         )
     _reachable(checked, errors)
+    _instance_profile_rules(cfg, errors)
     cluster = _shape(cfg, checked.get("disco_post_init", ""))
     return cluster, {"access_key": access, "secret_key": secret}, errors.messages
+
+
+def _instance_profile_rules(cfg: dict[str, Any], errors: Errors) -> None:
+    """Buckets only with ``create`` (an existing profile's permissions are its own), and ``create`` with some."""
+    buckets = [*cfg.get("s3_buckets", []), *cfg.get("s3_read_buckets", [])]
+    profile = cfg.get("instance_profile")
+    if buckets and profile != CREATE_PROFILE:
+        field = "disco_s3_buckets" if cfg.get("s3_buckets") else "disco_s3_read_buckets"
+        errors.add(
+            field,
+            f"is only used with disco_instance_profile: {CREATE_PROFILE}, which makes a role allowed on these buckets"
+            + (f"; the instance profile {profile} has the permissions IAM gives it" if profile else ""),
+        )
+    if profile == CREATE_PROFILE and not buckets:
+        errors.add(
+            "disco_instance_profile",
+            f"{CREATE_PROFILE} makes a role allowed on S3 buckets: list them in disco_s3_buckets (read and write) "
+            "and/or disco_s3_read_buckets (read only)",
+        )
+    overlap = sorted(set(cfg.get("s3_buckets", [])) & set(cfg.get("s3_read_buckets", [])))
+    if overlap:
+        errors.add("disco_s3_read_buckets", f"lists {', '.join(overlap)}, which disco_s3_buckets lists already")
+
+
+def partition_of(region: str | None) -> str:
+    """The ARN partition of a region: aws, aws-cn (cn-*) or aws-us-gov (us-gov-*)."""
+    region = region or ""
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def s3_policy(read_write: list[str], read_only: list[str], partition: str = "aws") -> dict[str, Any]:
+    """The created role's inline policy: objects and listing of ``read_write``; get and list of ``read_only``.
+
+    disco_s3 needs: GetObject (reads and presigned inputs), PutObject and the multipart upload calls (outputs),
+    ListBucket (list_s3_keys), GetBucketLocation (clients finding the bucket's region).
+    """
+
+    def arns(buckets: list[str], suffix: str = "") -> list[str]:
+        return [f"arn:{partition}:s3:::{bucket}{suffix}" for bucket in buckets]
+
+    statements: list[dict[str, Any]] = []
+    if read_write:
+        statements += [
+            {
+                "Sid": "ReadWriteBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                "Resource": arns(read_write),
+            },
+            {
+                "Sid": "ReadWriteObjects",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                "Resource": arns(read_write, "/*"),
+            },
+        ]
+    if read_only:
+        statements += [
+            {
+                "Sid": "ReadBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": arns(read_only),
+            },
+            {"Sid": "ReadObjects", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": arns(read_only, "/*")},
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+# Who may assume the created role: EC2, for the instances of the instance profile.
+EC2_TRUST_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def instance_profile_shape(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What disco_ec2 needs: the mode (none, existing, create), the profile's (and created role's) name, buckets."""
+    profile = cfg.get("instance_profile")
+    mode = "none" if not profile else "create" if profile == CREATE_PROFILE else "existing"
+    tag_key, name = str(cfg.get("tag_key") or ""), str(cfg.get("cluster_name") or "")
+    created = re.sub(r"[^\w+=,.@-]", "-", f"{tag_key[: IAM_ROLE_NAME_MAX - len(name) - 1]}-{name}", flags=re.ASCII)
+    return {
+        "mode": mode,
+        "name": created[:IAM_ROLE_NAME_MAX] if mode == "create" else profile,
+        "created_name": created[:IAM_ROLE_NAME_MAX],
+        "s3_buckets": cfg.get("s3_buckets", []),
+        "s3_read_buckets": cfg.get("s3_read_buckets", []),
+        "policy": s3_policy(cfg.get("s3_buckets", []), cfg.get("s3_read_buckets", []), partition_of(cfg.get("region"))),
+        "trust_policy": EC2_TRUST_POLICY,
+    }
 
 
 def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
@@ -585,6 +726,7 @@ def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
         "wait_timeout": cfg.get("wait_timeout"),
         "ssh_timeout": cfg.get("ssh_timeout"),
         "local_cloud": cfg.get("local_cloud"),
+        "instance_profile": instance_profile_shape(cfg),
     }
 
 

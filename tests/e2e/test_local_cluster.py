@@ -175,7 +175,7 @@ class LocalCloud:
         instances = [instance for reservation in reservations for instance in reservation["Instances"]]
         return [instance for instance in instances if instance["State"]["Name"] != "terminated"]
 
-    def word_count(self, run: str, texts: list[str]) -> dict:
+    def word_count(self, run: str, texts: list[str], keys: bool = True) -> dict:
         """Upload TEXTS, run the word count on the master, read its S3 output back and compare."""
         s3 = self.client("s3")
         for number, text in enumerate(texts):
@@ -185,8 +185,9 @@ class LocalCloud:
             "input_prefix": f"{run}/input/",
             "output_prefix": f"{run}/output/",
             "endpoint": f"http://{self.moto_name}:5000",  # moto as the nodes reach it, by container name
-            "aws_key": self.settings["disco_aws_access_key"],
-            "aws_secret": self.settings["disco_aws_secret_key"],
+            # keys=False: none at all; the nodes' instance role (the local cloud's metadata service) serves
+            "aws_key": self.settings["disco_aws_access_key"] if keys else None,
+            "aws_secret": self.settings["disco_aws_secret_key"] if keys else None,
             "region": self.settings["disco_region"],
             "partitions": 3,
             "disco_s3_dir": "/tmp/disco-e2e/lib",
@@ -288,6 +289,9 @@ def local_cloud(
             "disco_num_slaves": 2,
             "disco_localcloud_moto_name": cloud.moto_name,
             "disco_localcloud_default_release": RELEASE,
+            # The nodes' instance role (issue 13): the second job carries no key
+            "disco_instance_profile": "create",
+            "disco_s3_buckets": [BUCKET],
         }
     )
     cloud.config_path.write_text(yaml.safe_dump(settings))
@@ -370,8 +374,22 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     assert table == cloud.live_hostnames() and lost_hostname not in table, table
     info = cloud.web("/disco/ctrl/nodeinfo")
     assert all(info[host]["connected"] for host in table), info
-    second = cloud.word_count("run2", texts_for(2, 8))
+    # The second job has no key anywhere: disco_s3 on the nodes gets the instance role's credentials from the
+    # local cloud's metadata service (IMDSv2: a token PUT, then the credentials GET).
+    try:
+        second = cloud.word_count("run2", texts_for(2, 8), keys=False)
+    except AssertionError as error:
+        slave = sorted(cloud.containers("slave"))[0]
+        seen = {
+            "imds log": docker("logs", f"disco-imds-{cloud.cluster}", check=False)[-3000:],
+            "slave /etc/environment": docker("exec", slave, "cat", "/etc/environment", check=False),
+            "master manager environment": docker("exec", cloud.master(), "systemctl", "show-environment", check=False),
+        }
+        raise AssertionError(f"{error}\n{json.dumps(seen, indent=1)}") from None
     assert second["job"] != first["job"]
+    imds_log = docker("logs", f"disco-imds-{cloud.cluster}")
+    assert "PUT /latest/api/token 200" in imds_log, imds_log[-2000:]
+    assert f"GET /latest/meta-data/iam/security-credentials/{TAG_KEY}-{cloud.cluster} 200" in imds_log
 
     # 5. Teardown (moto kept to look at what is left in it), then a second one that removes moto too.
     cloud.script("down", "-e", "disco_localcloud_moto_keep=true", label="teardown")
@@ -382,6 +400,8 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
         Filters=[{"Name": f"tag:{TAG_KEY}", "Values": [cloud.cluster]}]
     )["SpotInstanceRequests"]
     assert [request for request in requests if request["State"] in ("open", "active")] == [], requests
+    roles = cloud.client("iam").list_roles()["Roles"]
+    assert f"{TAG_KEY}-{cloud.cluster}" not in [role["RoleName"] for role in roles], "teardown removed the role"
     cloud.script("down", label="teardown-moto")
     assert docker("ps", "-aq", "--filter", f"name=^{cloud.moto_name}$").strip() == ""
     assert docker("network", "ls", "-q", "--filter", f"name=^{cloud.moto_name}$").strip() == ""

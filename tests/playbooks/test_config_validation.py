@@ -39,6 +39,31 @@ DROP = object()
 
 # (case id, configuration, text the error must contain: the field's name, plus the expected form where useful)
 BAD = [
+    (
+        "bucket-name-form",
+        native(disco_instance_profile="create", disco_s3_buckets=["My_Bucket"]),
+        "disco_s3_buckets: item 1 must be an S3 bucket name",
+    ),
+    (
+        "bucket-ip-form",
+        native(disco_instance_profile="create", disco_s3_read_buckets=["10.1.2.3"]),
+        "disco_s3_read_buckets: item 1 must be an S3 bucket name",
+    ),
+    (
+        "buckets-without-create",
+        native(disco_s3_buckets=["results"]),
+        "disco_s3_buckets: is only used with disco_instance_profile: create",
+    ),
+    (
+        "create-without-buckets",
+        native(disco_instance_profile="create"),
+        "disco_instance_profile: create makes a role allowed on S3 buckets",
+    ),
+    (
+        "profile-name-form",
+        native(disco_instance_profile="my profile"),
+        "disco_instance_profile: must be the name of an existing IAM instance profile",
+    ),
     ("negative-count", legacy(NUM_SLAVES=-1), "NUM_SLAVES: must be a whole number"),
     ("fractional-count", legacy(NUM_SLAVES=2.5), "NUM_SLAVES: must be a whole number"),
     ("word-count", legacy(NUM_SLAVES="many"), "NUM_SLAVES: must be a whole number"),

@@ -13,6 +13,12 @@ application that enforces what AWS documents and moto ignores:
   RunInstances fails with the error code.
 - **Lingering network interfaces** (:meth:`StrictEC2.linger`): DeleteSecurityGroup answers
   ``DependencyViolation`` a chosen number of times, as AWS does until the interfaces of terminated instances go.
+- **IAM instance profiles seen by EC2** (:meth:`StrictEC2.delay_profiles`): CreateFleet with a launch template
+  whose ``IamInstanceProfile`` names no existing profile launches nothing and answers, per override,
+  ``InvalidParameterValue`` "Value (...) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance
+  Profile name", as AWS does; moto launches anyway. With a delay set, a profile younger than that many seconds
+  is refused the same way, as AWS refuses a profile that has not propagated from IAM to EC2 yet (IAM is
+  eventually consistent), so callers must retry.
 - **Per-call limits**: TerminateInstances takes at most 1000 instance ids per call, CreateTags at most 1000
   resource ids (:data:`MAX_IDS_PER_CALL`).
 - **Networks** (:class:`Networks`), checked when instances are launched (RunInstances, and each override of
@@ -35,6 +41,7 @@ import io
 import json
 import os
 import threading
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -257,6 +264,11 @@ class StrictEC2:
         self.tokens: dict[tuple[str, str], tuple[str, tuple[str, list[tuple[str, str]], bytes]]] = {}
         self.refusals: list[Refusal] = []
         self.lingering = 0
+        self.profile_delay = 0.0
+        self.profile_at_least = 0
+        self.profile_born: dict[str, float] = {}
+        self.profile_refused: Counter[str] = Counter()
+        self.profile_refusals = 0
 
     def reset(self) -> None:
         with self.lock:
@@ -265,6 +277,18 @@ class StrictEC2:
             self.tokens.clear()
             self.refusals.clear()
             self.lingering = 0
+            self.profile_delay = 0.0
+            self.profile_at_least = 0
+            self.profile_born.clear()
+            self.profile_refused.clear()
+            self.profile_refusals = 0
+
+    def delay_profiles(self, seconds: float, at_least: int = 0) -> None:
+        """EC2 refuses instance profiles created less than ``seconds`` ago (not propagated from IAM yet), and
+        each new one at least ``at_least`` times whatever its age (so a test sees the retry however slow it is)."""
+        with self.lock:
+            self.profile_delay = seconds
+            self.profile_at_least = at_least
 
     def linger(self, deletions: int) -> None:
         """The next ``deletions`` DeleteSecurityGroup calls fail with DependencyViolation, as AWS answers while
@@ -340,6 +364,12 @@ class StrictEC2:
                 self.lingering -= 1
             group = dict(params).get("GroupId") or dict(params).get("GroupName", "")
             return _error("DependencyViolation", f"resource {group} has a dependent object")
+        if action == "CreateInstanceProfile":
+            answer = self._forward(environ, body)
+            if answer[0].startswith("200"):
+                with self.lock:
+                    self.profile_born[dict(params).get("InstanceProfileName", "")] = time.monotonic()
+            return answer
         token = next((value for key, value in params if key == "ClientToken"), "")
         if action not in IDEMPOTENT_ACTIONS or not token:
             return self._dispatch(environ, action, params, body)
@@ -359,9 +389,49 @@ class StrictEC2:
                 self.tokens[(action, token)] = (fingerprint, answer)
         return answer
 
+    def _profile_problem(self, params: Params) -> str | None:
+        """Why EC2 would refuse the instance profile of CreateFleet's launch templates, or None."""
+        for config in sorted(
+            {param[0].split(".")[1] for param in params if param[0].startswith("LaunchTemplateConfigs.")}
+        ):
+            profile = _template_profile(_template_of(params, config))
+            if not profile:
+                continue
+            name = _existing_profile(profile)
+            with self.lock:
+                born = self.profile_born.get(name or "")
+                young = born is not None and (
+                    time.monotonic() - born < self.profile_delay or self.profile_refused[name] < self.profile_at_least
+                )
+                if young:
+                    self.profile_refused[name] += 1
+            if name is None or young:
+                shown = profile.get("Name") or profile.get("Arn", "")
+                kind = "name" if "Name" in profile else "arn"
+                return (
+                    f"Value ({shown}) for parameter iamInstanceProfile.{kind} is invalid. "
+                    f"Invalid IAM Instance Profile {kind.upper() if kind == 'arn' else kind}"
+                )
+        return None
+
     def _dispatch(
         self, environ: dict[str, Any], action: str | None, params: Params, body: bytes
     ) -> tuple[str, list[tuple[str, str]], bytes]:
+        if action == "CreateFleet":
+            problem = self._profile_problem(params)
+            if problem:
+                with self.lock:
+                    self.profile_refusals += 1
+                market = dict(params).get("TargetCapacitySpecification.DefaultTargetCapacityType", "on-demand")
+                errors = [
+                    (_template_of(params, config), override, market, "InvalidParameterValue", problem)
+                    for (config, _number), override in sorted(_overrides(params).items())
+                ]
+                status, headers, out = _fleet_response(f"fleet-{uuid.uuid4()}", "<fleetInstanceSet/>")
+                error_xml = "<errorSet>" + "".join(_error_item(*error) for error in errors) + "</errorSet>"
+                out = out.replace(b"</CreateFleetResponse>", error_xml.encode() + b"</CreateFleetResponse>")
+                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                return status, [*headers, ("Content-Length", str(len(out)))], out
         if action == "CreateFleet" and (self.refusals or self.networks):
             return self._create_fleet(environ, params, body)
         if action == "RunInstances" and self.networks:
@@ -483,6 +553,40 @@ def _error_item(template: dict[str, str], override: dict[str, str], market: str,
         f"</launchTemplateAndOverrides><lifecycle>{market}</lifecycle>"
         f"<errorCode>{escape(code)}</errorCode><errorMessage>{escape(message)}</errorMessage></item>"
     )
+
+
+def _template_profile(spec: dict[str, str]) -> dict[str, str]:
+    """The IamInstanceProfile ({Name} or {Arn}) of the launch template a fleet names, from moto's state."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[DEFAULT_ACCOUNT_ID][REGION]
+    with contextlib.suppress(Exception):
+        if spec.get("LaunchTemplateId"):
+            template = backend.get_launch_template(spec["LaunchTemplateId"])
+        else:
+            template = backend.get_launch_template_by_name(spec.get("LaunchTemplateName", ""))
+        version = spec.get("Version", "$Latest")
+        data = (
+            template.latest_version()
+            if version in ("$Latest", "")
+            else template.default_version()
+            if version == "$Default"
+            else template.get_version(int(version))
+        ).data
+        return dict(data.get("IamInstanceProfile") or {})
+    return {}
+
+
+def _existing_profile(profile: dict[str, str]) -> str | None:
+    """The name of the IAM instance profile ``profile`` ({Name} or {Arn}) names, when it exists."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    for candidate in iam_backends[DEFAULT_ACCOUNT_ID]["aws"].get_instance_profiles():
+        if candidate.name == profile.get("Name") or candidate.arn == profile.get("Arn"):
+            return str(candidate.name)
+    return None
 
 
 def _zone_of_subnet(subnet_id: str) -> str:
@@ -647,6 +751,11 @@ class MotoServer:
 
     def allow_capacity(self) -> None:
         self.strict.allow()
+
+    def delay_profiles(self, seconds: float, at_least: int = 0) -> None:
+        """EC2 refuses instance profiles younger than ``seconds`` (IAM to EC2 propagation), each new one at
+        least ``at_least`` times."""
+        self.strict.delay_profiles(seconds, at_least)
 
     def linger_security_groups(self, deletions: int) -> None:
         """The next ``deletions`` DeleteSecurityGroup calls fail with DependencyViolation."""

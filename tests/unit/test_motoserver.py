@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -247,3 +248,33 @@ def test_fleet_instances_get_a_public_address_as_the_template_interface_says(mot
         _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [subnet], count=1)
     by_public = {bool(i.get("PublicIpAddress")) for i in _running(ec2)}
     assert by_public == {True, False} and len(_running(ec2)) == 2
+def _profile_template(ec2, profile):
+    data = {"ImageId": AMI, "IamInstanceProfile": {"Name": profile}}
+    return ec2.create_launch_template(LaunchTemplateName=f"lt-{profile}", LaunchTemplateData=data)["LaunchTemplate"]
+
+
+def _subnet(ec2):
+    return ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+
+
+def test_fleet_with_an_unknown_instance_profile_launches_nothing_as_aws(moto):
+    ec2 = moto.client("ec2")
+    template = _profile_template(ec2, "nobody")
+    answer = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [_subnet(ec2)], count=1)
+    assert answer.get("Instances", []) == []
+    assert [e["ErrorCode"] for e in answer["Errors"]] == ["InvalidParameterValue"]
+    assert "Invalid IAM Instance Profile name" in answer["Errors"][0]["ErrorMessage"]
+    assert "nobody" in answer["Errors"][0]["ErrorMessage"]
+
+
+def test_a_young_instance_profile_is_refused_until_it_has_propagated(moto):
+    iam, ec2 = moto.client("iam"), moto.client("ec2")
+    moto.delay_profiles(0.5, at_least=1)
+    iam.create_instance_profile(InstanceProfileName="fresh")
+    template = _profile_template(ec2, "fresh")
+    first = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [_subnet(ec2)], count=1)
+    assert first.get("Instances", []) == [] and first["Errors"][0]["ErrorCode"] == "InvalidParameterValue"
+    time.sleep(0.6)
+    later = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [_subnet(ec2)], count=1)
+    assert sum(len(i["InstanceIds"]) for i in later["Instances"]) == 1
+    assert moto.strict.profile_refusals == 1
