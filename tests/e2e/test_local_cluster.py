@@ -5,7 +5,8 @@ configure playbook over the docker connection. One scenario, in order: launch 1 
 (changed=0), a word count whose reduce output goes gzipped into moto's S3 through disco_s3 and is compared with a
 count made here, a slave lost (its instance terminated in moto, as a spot reclaim), launch again (a new instance
 and container replace it, the node table lists only live nodes), a second job, Disco's own functional suite
-(the fast set, as `make disco-suite` runs it), teardown (nothing of the cluster left in moto or docker), then moto itself removed. Everything is removed in a finalizer whatever happens.
+(the fast set, as `make disco-suite` runs it), teardown (nothing of the cluster left in moto or docker), then moto
+itself removed. Everything is removed in a finalizer whatever happens.
 
 The nodes boot like EC2's Debian images (systemd as PID 1, cloud-init processing the instance's user data as moto
 holds it); the master runs as the systemd service disco-master. DISCO_E2E_RELEASE chooses the Debian release the
