@@ -27,6 +27,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from support import disco_suite
 
 MASTER = "disco-master"
 SLAVES = ["disco-slave1", "disco-slave2"]
@@ -497,26 +498,6 @@ def test_job_from_a_laptop_through_the_ssh_tunnel(
     FIGURES["word count from the laptop via the tunnel, to S3"] = f"{result['seconds']} s"
 
 
-SUITE_TABLE_ROW = re.compile(
-    r"^\| (test_\w+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\w+) \| ([\d.]+) \|$", re.M
-)
-
-
-# Modules of the fast set known not to pass on this scenario's cluster, with the reason: reported as an expected
-# failure (xfail, never a pass) when they fail; any other module that does not pass fails the test.
-SUITE_EXPECTED_FAILURES = {
-    "test_discoproto": (
-        "one of its five tests failed in one of four Debian 13 runs of this scenario (its data are 1,000,000 random "
-        "records drawn afresh each run; the cause is not found yet, issue 12); it passed in the others and on Debian 12"
-    ),
-    "test_query": (
-        "its read stage opens /tmp/cities.csv and /tmp/packages.csv, which the test writes on the machine that runs "
-        "`disco test` (the master); here the master runs no tasks (disco_master_multiplier 0), so the read tasks run "
-        "on slaves that lack the files (it passes on the local cloud, whose master runs tasks; docs/disco-on-debian.md)"
-    ),
-}
-
-
 def test_disco_functional_suite_fast_set(tmp_path: Path) -> None:
     """Disco's own functional suite (tests/ of the pinned commit), the fast set, on this cluster's master.
 
@@ -546,18 +527,9 @@ def test_disco_functional_suite_fast_set(tmp_path: Path) -> None:
     assert report.exists(), proc.stdout[-6000:] + proc.stderr[-2000:]
     table = report.read_text()
     print("\n" + table)
-    rows = SUITE_TABLE_ROW.findall(table)
+    rows = disco_suite.results(table)
     assert rows, table
-    not_passed = {row[0]: row[6] for row in rows if row[6] != "pass"}
-    unexpected = {module: result for module, result in not_passed.items() if module not in SUITE_EXPECTED_FAILURES}
-    assert not unexpected, table
-    assert sum(int(row[2]) for row in rows) > 100  # the fast set holds over a hundred tests
-    FIGURES["Disco's functional suite, fast set"] = (
-        f"{len(rows)} modules, {sum(int(row[2]) for row in rows)} tests passed, "
-        f"{len(not_passed)} expected failure(s), in {time.monotonic() - started:.0f} s"
-    )
-    if not_passed:
-        assert proc.returncode != 0  # the role fails the play when a module does not pass
-        reasons = (f"{module} {result}: {SUITE_EXPECTED_FAILURES[module]}" for module, result in not_passed.items())
-        pytest.xfail("; ".join(reasons))
+    assert not disco_suite.not_passed(rows), table
+    assert sum(row.tests for row in rows) > 100, table  # the fast set holds over a hundred tests
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    FIGURES["Disco's functional suite, fast set"] = disco_suite.summary(rows, time.monotonic() - started)
