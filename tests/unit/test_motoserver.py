@@ -248,6 +248,8 @@ def test_fleet_instances_get_a_public_address_as_the_template_interface_says(mot
         _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [subnet], count=1)
     by_public = {bool(i.get("PublicIpAddress")) for i in _running(ec2)}
     assert by_public == {True, False} and len(_running(ec2)) == 2
+
+
 def _profile_template(ec2, profile):
     data = {"ImageId": AMI, "IamInstanceProfile": {"Name": profile}}
     return ec2.create_launch_template(LaunchTemplateName=f"lt-{profile}", LaunchTemplateData=data)["LaunchTemplate"]
