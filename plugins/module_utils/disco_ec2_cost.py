@@ -59,7 +59,7 @@ def hours_since(launch_time: str, now: dt.datetime) -> Decimal:
     except ValueError:
         return Decimal(0)
     if start.tzinfo is None:
-        start = start.replace(tzinfo=dt.timezone.utc)
+        start = start.replace(tzinfo=dt.UTC)
     seconds = max((now - start).total_seconds(), 0)
     return (Decimal(seconds) / 3600).quantize(Decimal("0.01"))
 

@@ -191,7 +191,7 @@ def main() -> None:
     zones = sorted(set(params["zones"]))
     # The running nodes' own zones too, in case they started in a subnet the configuration no longer lists.
     asked = sorted(set(zones) | {n["availability_zone"] for n in params["nodes"] if n.get("availability_zone")})
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     prices = latest_prices(spot_prices(module, types, asked if zones else [], now))
     missing = {key: int(count) for key, count in params["missing"].items()}
     cost = cost_report(groups, params["nodes"], missing, prices, zones or None, now, per_node=params["per_node"])

@@ -39,7 +39,9 @@ def test_check_shows_the_price_of_what_it_would_launch_and_changes_nothing(lab):
     assert run.calls.count("DescribeSpotPriceHistory") == 1, run.calls
     assert "slave/default: 2 to launch, m5.large: estimate 2 x 0.0350 = 0.0700/h" in flat(run.output)
     assert "max price 0.05" in flat(run.output)
-    assert "master: 1 to launch, m5.large: on-demand (price not known to EC2's API; see the pricing page)" in flat(run.output)
+    assert "master: 1 to launch, m5.large: on-demand (price not known to EC2's API; see the pricing page)" in flat(
+        run.output
+    )
     assert "total: 0.0000/h for the running spot nodes, estimate 0.0700/h with the nodes to launch" in flat(run.output)
     assert lab.instances(NAME) == []
 

@@ -298,7 +298,9 @@ def price_history_entries(
     return sorted(found, key=lambda entry: (entry[1], entry[0]), reverse=True)
 
 
-def price_history_response(params: Params, entries: list[tuple[PriceKey, dt.datetime, str]]) -> tuple[str, list[tuple[str, str]], bytes]:
+def price_history_response(
+    params: Params, entries: list[tuple[PriceKey, dt.datetime, str]]
+) -> tuple[str, list[tuple[str, str]], bytes]:
     """One page of ``entries`` as EC2's XML, with a nextToken when more follow."""
     values = dict(params)
     try:
