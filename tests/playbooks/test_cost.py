@@ -80,3 +80,19 @@ def test_no_op_rerun_still_shows_the_price(lab):
     assert "EC2 already matches the configuration" in flat(run.output)
     assert "2 x" in flat(run.output) and "0.0350/h" in flat(run.output)
     assert "total: 0.0700/h for the running spot nodes" in flat(run.output)
+
+
+def test_the_estimate_uses_only_the_zones_of_the_cluster_subnets(lab):
+    _vpc, subnets = lab.moto.custom_vpc(cidr="10.30.0.0/16", zones=2)
+    ec2 = lab.ec2()
+    inside = sorted(s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=subnets)["Subnets"])
+    outside = sorted({z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]} - set(inside))
+    lab.moto.set_spot_prices({("c5.large", inside[0]): "0.0400", ("c5.large", inside[1]): "0.0380"})
+    lab.moto.set_spot_prices({("c5.large", outside[0]): "0.0100"})  # cheaper, but not where the cluster starts
+    run = lab.launch(
+        "--check", disco_cluster_name="cost-beta", disco_subnet_ids=subnets, disco_slave_instance_type="c5.large"
+    ).ok()
+    assert run.mutating_calls == [], run.calls
+    text = flat(run.output)
+    assert f"estimate 2 x 0.0380 = 0.0760/h (lowest spot price now: c5.large in {inside[1]})" in text, run.output
+    assert "0.0100" not in text
