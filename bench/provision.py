@@ -4,8 +4,9 @@
     .venv/bin/python bench/provision.py 30 100     # other slave counts
 
 For each size and phase it prints the wall time, the number of AWS API calls (and which), and Ansible's
-changed count. Targets (issue 10): a 1+300 launch in at most 20 AWS calls, launch templates included; a no-op
-re-run in at most 10; a teardown in at most 20.
+changed count. Targets (issue 10, each raised by one in issue 14 for the DescribeSpotPriceHistory of the cost):
+a 1+300 launch in at most 21 AWS calls, launch templates included; a no-op re-run in at most 11; a teardown in at
+most 20.
 Runs the real ``ansible-playbook playbooks/launch.yml --tags provision`` and ``playbooks/teardown.yml``.
 """
 
@@ -29,9 +30,9 @@ from support.motoserver import MotoServer  # noqa: E402
 
 RECAP = re.compile(r"^localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", re.M)
 TARGETS = {
-    ("launch", 300): 20,
-    ("no-op re-run", 300): 10,
-    ("no-op re-run", 30): 10,
+    ("launch", 300): 21,
+    ("no-op re-run", 300): 11,
+    ("no-op re-run", 30): 11,
     ("teardown", 300): 20,
     ("teardown", 30): 20,
 }

@@ -30,6 +30,15 @@ application that enforces what AWS documents and moto ignores:
   (``InvalidParameterCombination``); and with no subnet in a region without a default VPC there is nowhere to
   launch (``VPCIdNotSpecified``). :meth:`MotoServer.delete_default_vpc` makes such a region.
 
+- **Spot price history** (:meth:`MotoServer.set_spot_prices`): moto answers DescribeSpotPriceHistory with a fixed
+  price of 0.00001 for every offering, a timestamp of 2006, ignores StartTime, EndTime, AvailabilityZone and
+  pagination, and returns nothing at all for a ``product-description`` filter. The stand-in serves the history the
+  test sets instead, as AWS documents it: entries per instance type, zone and product description at each price
+  change; with a StartTime, the changes from then to EndTime (default now) *and the last change before it*, "the
+  effective price as of the start time"; without one, the last 90 days. InstanceTypes, AvailabilityZone,
+  ProductDescriptions and the ``instance-type``, ``availability-zone``, ``product-description`` filters are
+  honoured, MaxResults (5 to 1000, AWS's bounds; default 1000) and NextToken paginate. Nothing set: no entry.
+
 It also records every API action it receives (:meth:`MotoServer.calls`), with its service
 (:meth:`MotoServer.api_calls`, ``ec2:RunInstances``: the IAM action names a policy must allow).
 """
@@ -37,6 +46,7 @@ It also records every API action it receives (:meth:`MotoServer.calls`), with it
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import os
@@ -74,6 +84,10 @@ CAPACITY_MESSAGES = {
 
 StartResponse = Callable[..., Any]
 Params = list[tuple[str, str]]
+PriceKey = tuple[str, str, str]  # instance type, zone, product description
+LINUX = "Linux/UNIX"
+PRICE_HISTORY_DAYS = 90
+PRICE_PAGE = (5, 1000)
 
 
 def _service(environ: dict[str, Any]) -> str:
@@ -246,6 +260,80 @@ def _run_instances_launch(values: dict[str, str], networks: Networks) -> Launch:
     return launch
 
 
+def _parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def _price_filters(params: Params) -> dict[str, set[str]]:
+    """The request's InstanceType.N, AvailabilityZone, ProductDescription.N and Filter.N as filter name -> values."""
+    wanted: dict[str, set[str]] = {}
+    names = {"InstanceType.": "instance-type", "ProductDescription.": "product-description"}
+    for key, value in params:
+        for prefix, name in names.items():
+            if key.startswith(prefix) and key[len(prefix) :].isdigit():
+                wanted.setdefault(name, set()).add(value)
+        if key == "AvailabilityZone":
+            wanted.setdefault("availability-zone", set()).add(value)
+    values = dict(params)
+    for key, name in values.items():
+        match = key.startswith("Filter.") and key.endswith(".Name")
+        if match:
+            prefix = key[: -len("Name")]
+            wanted.setdefault(name, set()).update(v for k, v in params if k.startswith(prefix + "Value."))
+    return wanted
+
+
+def price_history_entries(
+    history: dict[PriceKey, list[tuple[dt.datetime, str]]], params: Params, now: dt.datetime
+) -> list[tuple[PriceKey, dt.datetime, str]]:
+    """The entries DescribeSpotPriceHistory answers, newest first: in [StartTime, EndTime] plus the last before."""
+    values = dict(params)
+    end = _parse_time(values["EndTime"]) if values.get("EndTime") else now
+    start = _parse_time(values["StartTime"]) if values.get("StartTime") else now - dt.timedelta(PRICE_HISTORY_DAYS)
+    wanted = _price_filters(params)
+    fields = ("instance-type", "availability-zone", "product-description")
+    found = []
+    for key, changes in sorted(history.items()):
+        if any(name in wanted and key[index] not in wanted[name] for index, name in enumerate(fields)):
+            continue
+        before = [change for change in changes if change[0] <= end]
+        inside = [change for change in before if change[0] >= start]
+        earlier = [change for change in before if change[0] < start]
+        if values.get("StartTime") and earlier:
+            inside.append(max(earlier))
+        found.extend((key, when, price) for when, price in inside)
+    return sorted(found, key=lambda entry: (entry[1], entry[0]), reverse=True)
+
+
+def price_history_response(
+    params: Params, entries: list[tuple[PriceKey, dt.datetime, str]]
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    """One page of ``entries`` as EC2's XML, with a nextToken when more follow."""
+    values = dict(params)
+    try:
+        size = int(values.get("MaxResults") or PRICE_PAGE[1])
+        offset = int(values.get("NextToken") or 0)
+    except ValueError:
+        return _error("InvalidParameterValue", "MaxResults and NextToken must be numbers here")
+    if not PRICE_PAGE[0] <= size <= PRICE_PAGE[1]:
+        return _error("InvalidParameterValue", f"MaxResults must be from {PRICE_PAGE[0]} to {PRICE_PAGE[1]}")
+    page = entries[offset : offset + size]
+    items = "".join(
+        f"<item><instanceType>{escape(key[0])}</instanceType><productDescription>{escape(key[2])}</productDescription>"
+        f"<spotPrice>{escape(price)}</spotPrice><timestamp>{when.strftime('%Y-%m-%dT%H:%M:%S.000Z')}</timestamp>"
+        f"<availabilityZone>{escape(key[1])}</availabilityZone></item>"
+        for key, when, price in page
+    )
+    more = offset + size < len(entries)
+    token = f"<nextToken>{offset + size}</nextToken>" if more else "<nextToken/>"
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?><DescribeSpotPriceHistoryResponse xmlns="{EC2_XMLNS}">'
+        f"<requestId>{uuid.uuid4()}</requestId><spotPriceHistorySet>{items}</spotPriceHistorySet>{token}"
+        "</DescribeSpotPriceHistoryResponse>"
+    ).encode()
+    return "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))], body
+
+
 class StrictEC2:
     """WSGI middleware in front of moto: ClientToken semantics, capacity refusals, per-call limits, a call log."""
 
@@ -269,6 +357,7 @@ class StrictEC2:
         self.profile_born: dict[str, float] = {}
         self.profile_refused: Counter[str] = Counter()
         self.profile_refusals = 0
+        self.spot_prices: dict[PriceKey, list[tuple[dt.datetime, str]]] = {}
 
     def reset(self) -> None:
         with self.lock:
@@ -289,6 +378,7 @@ class StrictEC2:
         with self.lock:
             self.profile_delay = seconds
             self.profile_at_least = at_least
+            self.spot_prices.clear()
 
     def linger(self, deletions: int) -> None:
         """The next ``deletions`` DeleteSecurityGroup calls fail with DependencyViolation, as AWS answers while
@@ -311,6 +401,15 @@ class StrictEC2:
         """Capacity everywhere again."""
         with self.lock:
             self.refusals.clear()
+
+    def set_prices(
+        self, prices: dict[tuple[str, str], str], at: dt.datetime | None = None, product: str = LINUX
+    ) -> None:
+        """A price change at ``at`` (default now) for each (instance type, zone): its new spot price."""
+        when = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        with self.lock:
+            for (instance_type, zone), price in prices.items():
+                self.spot_prices.setdefault((instance_type, zone, product), []).append((when, price))
 
     def _refusal(self, instance_type: str, zone: str, market: str) -> Refusal | None:
         with self.lock:
@@ -432,6 +531,10 @@ class StrictEC2:
                 out = out.replace(b"</CreateFleetResponse>", error_xml.encode() + b"</CreateFleetResponse>")
                 headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
                 return status, [*headers, ("Content-Length", str(len(out)))], out
+        if action == "DescribeSpotPriceHistory":
+            with self.lock:
+                history = {key: list(changes) for key, changes in self.spot_prices.items()}
+            return price_history_response(params, price_history_entries(history, params, dt.datetime.now(dt.UTC)))
         if action == "CreateFleet" and (self.refusals or self.networks):
             return self._create_fleet(environ, params, body)
         if action == "RunInstances" and self.networks:
@@ -756,6 +859,12 @@ class MotoServer:
         """EC2 refuses instance profiles younger than ``seconds`` (IAM to EC2 propagation), each new one at
         least ``at_least`` times."""
         self.strict.delay_profiles(seconds, at_least)
+
+    def set_spot_prices(
+        self, prices: dict[tuple[str, str], str], at: dt.datetime | None = None, product: str = LINUX
+    ) -> None:
+        """Spot price changes, e.g. ``{("m5.large", "us-east-1a"): "0.0350"}``, at ``at`` (default now)."""
+        self.strict.set_prices(prices, at, product)
 
     def linger_security_groups(self, deletions: int) -> None:
         """The next ``deletions`` DeleteSecurityGroup calls fail with DependencyViolation."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import time
 
 import pytest
@@ -280,3 +281,69 @@ def test_a_young_instance_profile_is_refused_until_it_has_propagated(moto):
     later = _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [_subnet(ec2)], count=1)
     assert sum(len(i["InstanceIds"]) for i in later["Instances"]) == 1
     assert moto.strict.profile_refusals == 1
+
+
+# --- spot price history ------------------------------------------------------------------------------------
+
+
+def _latest(ec2, **args):
+    return ec2.describe_spot_price_history(StartTime=datetime.datetime.now(datetime.UTC), **args)["SpotPriceHistory"]
+
+
+def test_spot_price_history_is_what_the_test_set_and_honours_the_filters(moto):
+    moto.set_spot_prices({("m5.large", "us-east-1a"): "0.0350", ("m5.large", "us-east-1b"): "0.0410"})
+    moto.set_spot_prices({("c5.large", "us-east-1a"): "0.0300"})
+    ec2 = moto.client("ec2")
+    found = _latest(ec2, InstanceTypes=["m5.large"], ProductDescriptions=["Linux/UNIX"])
+    assert sorted((p["AvailabilityZone"], p["SpotPrice"]) for p in found) == [
+        ("us-east-1a", "0.0350"),
+        ("us-east-1b", "0.0410"),
+    ]
+    assert {p["ProductDescription"] for p in found} == {"Linux/UNIX"}
+    in_a = _latest(ec2, AvailabilityZone="us-east-1a")
+    assert sorted(p["InstanceType"] for p in in_a) == ["c5.large", "m5.large"]
+    by_filter = _latest(ec2, Filters=[{"Name": "availability-zone", "Values": ["us-east-1b"]}])
+    assert [(p["InstanceType"], p["SpotPrice"]) for p in by_filter] == [("m5.large", "0.0410")]
+    assert _latest(ec2, ProductDescriptions=["Windows"]) == []
+
+
+def test_spot_price_history_with_a_start_time_gives_the_price_effective_then(moto):
+    now = datetime.datetime.now(datetime.UTC)
+    key = ("m5.large", "us-east-1a")
+    moto.set_spot_prices({key: "0.0300"}, at=now - datetime.timedelta(days=2))
+    moto.set_spot_prices({key: "0.0320"}, at=now - datetime.timedelta(days=1))
+    ec2 = moto.client("ec2")
+    # The last change before StartTime is the price effective at StartTime: one entry, the newest.
+    assert [p["SpotPrice"] for p in _latest(ec2, InstanceTypes=["m5.large"])] == ["0.0320"]
+    # Without StartTime: every change of the last 90 days, newest first.
+    every = ec2.describe_spot_price_history(InstanceTypes=["m5.large"])["SpotPriceHistory"]
+    assert [p["SpotPrice"] for p in every] == ["0.0320", "0.0300"]
+    # A window in the past: the changes in it plus the one effective at its start.
+    window = ec2.describe_spot_price_history(
+        StartTime=now - datetime.timedelta(hours=36), EndTime=now - datetime.timedelta(hours=30)
+    )["SpotPriceHistory"]
+    assert [p["SpotPrice"] for p in window] == ["0.0300"]
+    # A change set in the future of EndTime is not seen.
+    moto.set_spot_prices({key: "0.0900"}, at=now + datetime.timedelta(hours=1))
+    assert [p["SpotPrice"] for p in _latest(ec2, InstanceTypes=["m5.large"])] == ["0.0320"]
+
+
+def test_spot_price_history_paginates(moto):
+    moto.set_spot_prices({(f"m5.{size}", zone): "0.1" for size in ("large", "xlarge", "2xlarge") for zone in "ab"})
+    ec2 = moto.client("ec2")
+    first = ec2.describe_spot_price_history(MaxResults=5)
+    assert len(first["SpotPriceHistory"]) == 5 and first["NextToken"]
+    second = ec2.describe_spot_price_history(MaxResults=5, NextToken=first["NextToken"])
+    assert len(second["SpotPriceHistory"]) == 1 and not second.get("NextToken")
+    pages = ec2.get_paginator("describe_spot_price_history").paginate(PaginationConfig={"PageSize": 5})
+    assert sum(len(page["SpotPriceHistory"]) for page in pages) == 6
+    with pytest.raises(ClientError, match="MaxResults"):
+        ec2.describe_spot_price_history(MaxResults=2000)
+
+
+def test_no_price_set_means_no_entry_and_reset_forgets_prices(moto):
+    ec2 = moto.client("ec2")
+    assert _latest(ec2) == []
+    moto.set_spot_prices({("m5.large", "us-east-1a"): "0.0350"})
+    moto.reset()
+    assert _latest(ec2) == []
