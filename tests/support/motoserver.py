@@ -371,6 +371,7 @@ class StrictEC2:
             self.profile_born.clear()
             self.profile_refused.clear()
             self.profile_refusals = 0
+            self.spot_prices.clear()
 
     def delay_profiles(self, seconds: float, at_least: int = 0) -> None:
         """EC2 refuses instance profiles created less than ``seconds`` ago (not propagated from IAM yet), and
@@ -378,7 +379,6 @@ class StrictEC2:
         with self.lock:
             self.profile_delay = seconds
             self.profile_at_least = at_least
-            self.spot_prices.clear()
 
     def linger(self, deletions: int) -> None:
         """The next ``deletions`` DeleteSecurityGroup calls fail with DependencyViolation, as AWS answers while
