@@ -226,7 +226,8 @@ def test_every_call_the_playbooks_make_is_allowed_and_the_policy_holds_nothing_e
 
     policy = statements()
     actions = policy_actions()
-    assert refused(seen, policy) == [], "calls the policy does not allow"
+    blocked = refused(seen, policy)
+    assert blocked == [], f"calls the policy does not allow: {blocked}"
     recorded = {call.action for call in seen}
     unused = sorted(set(actions) - recorded - set(NOT_SEEN))
     assert unused == [], f"actions of the policy no run made (remove them, or say why in NOT_SEEN): {unused}"
