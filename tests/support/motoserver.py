@@ -40,7 +40,12 @@ application that enforces what AWS documents and moto ignores:
   honoured, MaxResults (5 to 1000, AWS's bounds; default 1000) and NextToken paginate. Nothing set: no entry.
 
 It also records every API action it receives (:meth:`MotoServer.calls`), with its service
-(:meth:`MotoServer.api_calls`, ``ec2:RunInstances``: the IAM action names a policy must allow).
+(:meth:`MotoServer.api_calls`, ``ec2:RunInstances``: the IAM action names a policy must allow), and with its
+parameters and the actions AWS authorises along with it (:meth:`MotoServer.api_requests`, :class:`ApiCall`):
+``iam:PassRole`` of the profile's role on a launch whose template (CreateFleet) or parameters (RunInstances) name
+an instance profile, and on AddRoleToInstanceProfile ("The caller of this operation must be granted the PassRole
+permission on the IAM role"); ``iam:TagRole`` / ``iam:TagInstanceProfile`` on CreateRole / CreateInstanceProfile
+with tags (IAM authorises tags given at creation as the tagging action).
 """
 
 from __future__ import annotations
@@ -88,6 +93,25 @@ PriceKey = tuple[str, str, str]  # instance type, zone, product description
 LINUX = "Linux/UNIX"
 PRICE_HISTORY_DAYS = 90
 PRICE_PAGE = (5, 1000)
+# The service EC2 passes an instance profile's role to (the iam:PassedToService of the implied iam:PassRole).
+EC2_SERVICE = "ec2.amazonaws.com"
+# Creating with tags is authorised as the tagging action too.
+TAG_ON_CREATE = {
+    "CreateRole": ("TagRole", "RoleName"),
+    "CreateInstanceProfile": ("TagInstanceProfile", "InstanceProfileName"),
+}
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One action AWS authorises: ``service:Action``, the request's parameters (implied actions: the ones IAM
+    evaluates, such as ``RoleName``), the condition context IAM evaluates (``iam:PassedToService``), and, for an
+    action no request names, the request that implies it."""
+
+    action: str
+    params: dict[str, str]
+    context: dict[str, str] = field(default_factory=dict)
+    implied_by: str = ""
 
 
 def _service(environ: dict[str, Any]) -> str:
@@ -349,6 +373,7 @@ class StrictEC2:
         self.lock = threading.Lock()
         self.calls: list[str] = []
         self.services: list[str] = []
+        self.requests: list[ApiCall] = []
         self.tokens: dict[tuple[str, str], tuple[str, tuple[str, list[tuple[str, str]], bytes]]] = {}
         self.refusals: list[Refusal] = []
         self.lingering = 0
@@ -363,6 +388,7 @@ class StrictEC2:
         with self.lock:
             self.calls.clear()
             self.services.clear()
+            self.requests.clear()
             self.tokens.clear()
             self.refusals.clear()
             self.lingering = 0
@@ -425,9 +451,13 @@ class StrictEC2:
         params += urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         action = _action(params, environ)
         if action and not environ.get("PATH_INFO", "").startswith("/moto-api"):
+            service = _service(environ)
+            request = ApiCall(f"{service}:{action}", dict(params))
+            implied = _implied(action, params) if service in ("ec2", "iam") else []
             with self.lock:
                 self.calls.append(action)
-                self.services.append(_service(environ))
+                self.services.append(service)
+                self.requests += [request, *implied]
         status, headers, out = self._handle(environ, action, params, body)
         start_response(status, headers)
         return [out]
@@ -692,6 +722,42 @@ def _existing_profile(profile: dict[str, str]) -> str | None:
     return None
 
 
+def _implied(action: str, params: Params) -> list[ApiCall]:
+    """The actions AWS authorises along with ``action`` although no request names them."""
+    values = dict(params)
+    if action in TAG_ON_CREATE and any(key.startswith("Tags.member.") for key in values):
+        tagging, name = TAG_ON_CREATE[action]
+        return [ApiCall(f"iam:{tagging}", {name: values.get(name, "")}, implied_by=action)]
+    if action == "AddRoleToInstanceProfile":
+        roles = [values.get("RoleName", "")]
+    elif action == "CreateFleet":
+        configs = sorted({key.split(".")[1] for key in values if key.startswith("LaunchTemplateConfigs.")})
+        roles = [role for config in configs for role in _profile_roles(_template_profile(_template_of(params, config)))]
+    elif action == "RunInstances":
+        profile = {key.split(".", 1)[1]: value for key, value in params if key.startswith("IamInstanceProfile.")}
+        roles = _profile_roles(profile)
+    else:
+        return []
+    return [
+        ApiCall("iam:PassRole", {"RoleName": role}, {"iam:PassedToService": EC2_SERVICE}, implied_by=action)
+        for role in dict.fromkeys(roles)
+        if role
+    ]
+
+
+def _profile_roles(profile: dict[str, str]) -> list[str]:
+    """The roles of the existing instance profile ``profile`` ({Name} or {Arn}) names (none when it does not exist)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    if not profile:
+        return []
+    for candidate in iam_backends[DEFAULT_ACCOUNT_ID]["aws"].get_instance_profiles():
+        if candidate.name == profile.get("Name") or candidate.arn == profile.get("Arn"):
+            return [str(role.name) for role in candidate.roles]
+    return []
+
+
 def _zone_of_subnet(subnet_id: str) -> str:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ec2.models import ec2_backends
@@ -836,6 +902,7 @@ class MotoServer:
         with self.strict.lock:
             self.strict.calls.clear()
             self.strict.services.clear()
+            self.strict.requests.clear()
 
     def reset(self) -> None:
         """Forget every AWS resource, every recorded call, every client token and capacity refusal."""
@@ -880,6 +947,12 @@ class MotoServer:
         with self.strict.lock:
             pairs = zip(self.strict.services, self.strict.calls, strict=True)
             return [f"{service}:{action}" for service, action in pairs]
+
+    def api_requests(self) -> list[ApiCall]:
+        """Every action AWS would authorise since the recording was last cleared, with its parameters: the calls
+        of :meth:`api_calls`, each followed by the actions it implies (:func:`_implied`)."""
+        with self.strict.lock:
+            return list(self.strict.requests)
 
     def delete_default_vpc(self) -> None:
         """Make the region one whose default VPC was deleted (subnets, internet gateway, then the VPC), as

@@ -174,6 +174,49 @@ def test_records_the_service_of_each_call(moto):
     assert moto.api_calls() == ["ec2:DescribeVpcs", "iam:ListRoles"]
 
 
+def test_records_parameters_and_the_actions_aws_authorises_along_with_a_call(moto):
+    iam = moto.client("iam")
+    trust = '{"Version": "2012-10-17", "Statement": []}'
+    iam.create_role(RoleName="r1", AssumeRolePolicyDocument=trust, Tags=[{"Key": "k", "Value": "v"}])
+    iam.create_instance_profile(InstanceProfileName="p1", Tags=[{"Key": "k", "Value": "v"}])
+    iam.add_role_to_instance_profile(InstanceProfileName="p1", RoleName="r1")
+    ec2 = moto.client("ec2")
+    template = ec2.create_launch_template(
+        LaunchTemplateName="with-profile", LaunchTemplateData={"ImageId": AMI, "IamInstanceProfile": {"Name": "p1"}}
+    )["LaunchTemplate"]
+    _fleet(ec2, template["LaunchTemplateId"], ["m5.large"], [_subnets(ec2)[0][0]], count=1, market="on-demand")
+    ec2.run_instances(
+        ImageId=AMI,
+        MinCount=1,
+        MaxCount=1,
+        IamInstanceProfile={"Arn": iam.get_instance_profile(InstanceProfileName="p1")["InstanceProfile"]["Arn"]},
+    )
+    ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1)  # no profile: nothing passed
+    requests = moto.api_requests()
+    passed = {"iam:PassedToService": "ec2.amazonaws.com"}
+    shown = [
+        (r.action, r.params.get("InstanceProfileName") or r.params.get("RoleName"), r.context, r.implied_by)
+        for r in requests
+        if r.action.startswith("iam:")
+    ]
+    assert shown == [
+        ("iam:CreateRole", "r1", {}, ""),
+        ("iam:TagRole", "r1", {}, "CreateRole"),
+        ("iam:CreateInstanceProfile", "p1", {}, ""),
+        ("iam:TagInstanceProfile", "p1", {}, "CreateInstanceProfile"),
+        ("iam:AddRoleToInstanceProfile", "p1", {}, ""),
+        ("iam:PassRole", "r1", passed, "AddRoleToInstanceProfile"),
+        ("iam:PassRole", "r1", passed, "CreateFleet"),
+        ("iam:GetInstanceProfile", "p1", {}, ""),
+        ("iam:PassRole", "r1", passed, "RunInstances"),
+    ]
+    # implied actions are not requests: calls() and api_calls() list only what was sent
+    assert [r.action for r in requests if not r.implied_by] == moto.api_calls()
+    assert "PassRole" not in moto.calls()
+    moto.start_recording()
+    assert moto.api_requests() == []
+
+
 def test_group_names_with_a_subnet_of_a_non_default_vpc_are_refused(moto):
     ec2 = moto.client("ec2")
     vpc, (subnet, _other) = moto.custom_vpc()
