@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support.motoserver import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, MotoServer
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
+from support.motoserver import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION, MotoServer
 
 REPO = Path(__file__).resolve().parents[2]
 TAG_KEY = "disposabledisco"
@@ -112,6 +114,24 @@ class Lab:
     def requests(self, cluster: str | None = None) -> list[dict]:
         filters = [{"Name": f"tag:{TAG_KEY}", "Values": [cluster]}] if cluster else []
         return self.ec2().describe_spot_instance_requests(Filters=filters)["SpotInstanceRequests"]
+
+    def legacy_open_request(self, cluster: str) -> Any:
+        """An open spot request of a version before 0.2 (tagged as a slave of the cluster's default group, never
+        fulfilled: capacity-not-available), as moto holds it; launch.yml must cancel it."""
+        tags = [
+            {"Key": TAG_KEY, "Value": cluster},
+            {"Key": "disco-role", "Value": "slave"},
+            {"Key": "disco-group", "Value": "default"},
+        ]
+        legacy = self.ec2().request_spot_instances(
+            InstanceCount=1,
+            LaunchSpecification={"ImageId": AMI, "InstanceType": "m5.large"},
+            TagSpecifications=[{"ResourceType": "spot-instances-request", "Tags": tags}],
+        )["SpotInstanceRequests"][0]
+        held = ec2_backends[DEFAULT_ACCOUNT_ID][REGION].spot_instance_requests[legacy["SpotInstanceRequestId"]]
+        held.instance.terminate()  # as if it had never been fulfilled
+        held.state, held._status_code, held.status_message = "open", "capacity-not-available", "moto says no capacity"
+        return held
 
 
 def tags_of(resource: dict) -> dict[str, str]:

@@ -22,10 +22,9 @@ import json
 from typing import Any
 
 import pytest
-from ec2lab import AMI, REPO, TAG_KEY, base_config
+from ec2lab import REPO, TAG_KEY, base_config
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ec2.models import ec2_backends
-from support.motoserver import REGION, ApiCall
+from support.motoserver import ApiCall
 
 POLICY = REPO / "docs" / "aws-policy.json"
 EXISTING_PROFILE_POLICY = REPO / "docs" / "aws-policy-existing-profile.json"
@@ -164,23 +163,6 @@ def test_the_iam_statements_are_scoped_to_the_cluster_roles_and_profiles():
     ]
 
 
-def _legacy_open_request(lab, cluster: str) -> None:
-    """An open spot request of a version before 0.2, which the launch must cancel."""
-    tags = [
-        {"Key": TAG_KEY, "Value": cluster},
-        {"Key": "disco-role", "Value": "slave"},
-        {"Key": "disco-group", "Value": "default"},
-    ]
-    legacy = lab.ec2().request_spot_instances(
-        InstanceCount=1,
-        LaunchSpecification={"ImageId": AMI, "InstanceType": "m5.large"},
-        TagSpecifications=[{"ResourceType": "spot-instances-request", "Tags": tags}],
-    )["SpotInstanceRequests"][0]
-    held = ec2_backends[DEFAULT_ACCOUNT_ID][REGION].spot_instance_requests[legacy["SpotInstanceRequestId"]]
-    held.instance.terminate()
-    held.state, held._status_code = "open", "capacity-not-available"
-
-
 @pytest.mark.slow
 def test_every_call_the_playbooks_make_is_allowed_and_the_policy_holds_nothing_else(lab):
     seen: list[ApiCall] = []
@@ -195,7 +177,7 @@ def test_every_call_the_playbooks_make_is_allowed_and_the_policy_holds_nothing_e
     }
     lab.launch().ok()
     seen += lab.moto.api_requests()
-    _legacy_open_request(lab, "policy")
+    lab.legacy_open_request("policy")
     lab.launch(disco_num_slaves=1).ok()  # scale down (TerminateInstances), cancel the request
     seen += lab.moto.api_requests()
     lab.playbook("playbooks/status.yml").ok()

@@ -205,25 +205,38 @@ def test_a_silent_node_is_named_while_waiting_and_returned(client_key, tmp_path)
     assert lines and all("still silent: i-0silent000000001" in line for line in lines)
 
 
+def launch_config(name: str, slaves: int, known_hosts: Path, **role_hostvars: dict) -> dict:
+    """A cluster of 1 + ``slaves`` whose nodes are reached as ``role_hostvars`` (master, slave) say, 10 s to answer."""
+    return {
+        **base_config(name),
+        "disco_num_slaves": slaves,
+        "disco_ssh_timeout": 10,
+        "disco_ec2_known_hosts": str(known_hosts),
+        "disco_ec2_role_hostvars": role_hostvars,
+    }
+
+
+def answering(sshd: Sshd, key: Path) -> dict:
+    """Host variables reaching a node at one of the test's sshd's, as root with the test's key."""
+    return {
+        "ansible_host": "127.0.0.1",
+        "ansible_port": sshd.port,
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(key),
+    }
+
+
 def test_a_silent_slave_is_replaced_once_then_the_run_fails_naming_it(lab, start_sshd, client_key, tmp_path):
     """launch.yml with a master that answers and slaves that never do: the policy of docs/provisioning.md."""
     master = start_sshd()
     known = tmp_path / "known_hosts"
-    lab.config = {
-        **base_config("silent"),
-        "disco_num_slaves": 1,
-        "disco_ssh_timeout": 10,
-        "disco_ec2_known_hosts": str(known),
-        "disco_ec2_role_hostvars": {
-            "master": {
-                "ansible_host": "127.0.0.1",
-                "ansible_port": master.port,
-                "ansible_user": "root",
-                "ansible_ssh_private_key_file": str(client_key),
-            },
-            "slave": {"ansible_host": "127.0.0.1", "ansible_port": free_port()},
-        },
-    }
+    lab.config = launch_config(
+        "silent",
+        1,
+        known,
+        master=answering(master, client_key),
+        slave={"ansible_host": "127.0.0.1", "ansible_port": free_port()},
+    )
     run = lab.playbook("playbooks/launch.yml")
     assert run.returncode != 0, run.output
     assert run.calls.count("CreateFleet") == 3, run.calls  # master, slave, and the slave's replacement only
@@ -250,20 +263,7 @@ def test_a_changed_host_key_of_the_same_instance_fails_the_launch_naming_it(lab,
     """First contact through launch.yml records the master's key; the same instance with another key is refused."""
     master = start_sshd()
     known = tmp_path / "known_hosts"
-    lab.config = {
-        **base_config("rekeyed"),
-        "disco_num_slaves": 0,
-        "disco_ssh_timeout": 10,
-        "disco_ec2_known_hosts": str(known),
-        "disco_ec2_role_hostvars": {
-            "master": {
-                "ansible_host": "127.0.0.1",
-                "ansible_port": master.port,
-                "ansible_user": "root",
-                "ansible_ssh_private_key_file": str(client_key),
-            }
-        },
-    }
+    lab.config = launch_config("rekeyed", 0, known, master=answering(master, client_key))
     # The provisioning with the inventory for a configure phase (not run here): first contact runs.
     add_hosts = ("--tags", "provision", "-e", "disco_ec2_add_hosts=true")
     first = lab.playbook("playbooks/launch.yml", *add_hosts).ok()
@@ -285,18 +285,15 @@ def test_a_changed_host_key_of_the_same_instance_fails_the_launch_naming_it(lab,
 
 def test_a_silent_master_in_front_of_the_slaves_is_the_only_one_replaced(lab, tmp_path):
     """With disco_ssh_via_master the slaves cannot be judged while the master is silent: only the master goes."""
-    lab.config = {
-        **base_config("headless"),
-        "disco_num_slaves": 1,
-        "disco_ssh_via_master": True,
-        "disco_ssh_timeout": 10,
-        "disco_ec2_known_hosts": str(tmp_path / "known_hosts"),
-        "disco_ec2_role_hostvars": {
-            "master": {"ansible_host": "127.0.0.1", "ansible_port": free_port()},
-            # the slave's own hop would go to the master's (moto) address: here a closed port of 127.0.0.1 instead
-            "slave": {"ansible_host": "127.0.0.1", "ansible_port": free_port(), "ansible_ssh_common_args": ""},
-        },
-    }
+    lab.config = launch_config(
+        "headless",
+        1,
+        tmp_path / "known_hosts",
+        master={"ansible_host": "127.0.0.1", "ansible_port": free_port()},
+        # the slave's own hop would go to the master's (moto) address: here a closed port of 127.0.0.1 instead
+        slave={"ansible_host": "127.0.0.1", "ansible_port": free_port(), "ansible_ssh_common_args": ""},
+    )
+    lab.config["disco_ssh_via_master"] = True
     run = lab.playbook("playbooks/launch.yml")
     assert run.returncode != 0
     assert run.calls.count("TerminateInstances") == 2 and run.calls.count("CreateFleet") == 3, run.calls

@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 from ec2lab import AMI, REPO, TAG_KEY, by_role, tags_of
 from ec2lab import base_config as _base_config
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ec2.models import ec2_backends
-from support.motoserver import FAKE_SECRET_KEY, REGION
+from support.motoserver import FAKE_SECRET_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -148,20 +146,7 @@ def test_killed_nodes_are_replaced_and_legacy_open_requests_cancelled(lab):
     default, big = sorted(slave_ids(lab, "default")), sorted(slave_ids(lab, "big"))
     (master,) = by_role(lab.instances(NAME), "master")
     lab.ec2().terminate_instances(InstanceIds=[master["InstanceId"], default[0], *big])
-    tags = [
-        {"Key": TAG_KEY, "Value": NAME},
-        {"Key": "disco-role", "Value": "slave"},
-        {"Key": "disco-group", "Value": "default"},
-    ]
-    legacy = lab.ec2().request_spot_instances(
-        InstanceCount=1,
-        LaunchSpecification={"ImageId": AMI, "InstanceType": "m5.large"},
-        TagSpecifications=[{"ResourceType": "spot-instances-request", "Tags": tags}],
-    )["SpotInstanceRequests"][0]
-    backend = ec2_backends[DEFAULT_ACCOUNT_ID][REGION]
-    held = backend.spot_instance_requests[legacy["SpotInstanceRequestId"]]
-    held.instance.terminate()  # as if it had never been fulfilled
-    held.state, held._status_code, held.status_message = "open", "capacity-not-available", "moto says no capacity"
+    held = lab.legacy_open_request(NAME)
 
     status = lab.playbook("playbooks/status.yml").ok()
     assert status.mutating_calls == []
