@@ -130,22 +130,12 @@ options:
         known already (a wait after a launch).
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-    description: Only reads.
-  diff_mode:
-    support: none
-    description: Changes nothing.
-  platform:
-    support: full
-    platforms: all
-    description: Runs where the AWS API is reachable, normally the controller.
 notes:
   - Instances that are gone are not counted, so the plan replaces them. Running nodes of an instance type no
     longer listed stay.
   - Scaling down terminates the newest running instances of the group.
 extends_documentation_fragment:
+  - disposable.disco.read_only
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

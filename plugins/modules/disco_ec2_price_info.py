@@ -56,21 +56,11 @@ options:
     description: One line per node with its hours run and its cost so far (the status), instead of one per group.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: Only reads.
-  diff_mode:
-    support: none
-    description: Changes nothing.
-  platform:
-    support: full
-    platforms: all
-    description: Runs where the AWS API is reachable, normally the controller.
 notes:
   - The estimate so far is hours run times the spot price now, not the bill; spot prices change slowly, and AWS
     bills spot Linux instances per second at the price of each period.
 extends_documentation_fragment:
+  - disposable.disco.read_only
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
