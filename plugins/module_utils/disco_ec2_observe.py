@@ -22,6 +22,7 @@ from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import 
     iso,
     tag_dict,
 )
+from ansible_collections.disposable.disco.plugins.module_utils.disco_lifetime import TAG_STARTED
 
 
 def instance_record(instance: dict[str, Any], tag_key: str, cluster_name: str) -> dict[str, Any]:
@@ -169,6 +170,8 @@ def node_hostvars(
         "private_dns_name": node["private_dns_name"],
         "public_dns_name": node["public_dns_name"],
     }
+    if (node.get("tags") or {}).get(TAG_STARTED):  # the cluster's first launch: the master's lifetime counts from it
+        hostvars["disco_started"] = node["tags"][TAG_STARTED]
     key = MASTER if node["role"] == MASTER else f"{SLAVE}/{node['group']}"
     if multipliers and multipliers.get(key) is not None:
         hostvars["disco_multiplier"] = multipliers[key]

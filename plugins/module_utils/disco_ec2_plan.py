@@ -7,7 +7,8 @@ groups (:func:`disco_ec2.desired_groups`) and returns:
 
 - ``missing``: group key -> nodes short of the configuration;
 - ``launch``: one entry per group short of nodes (count, market, instance types in order, max price, tags,
-  user data), which ``disco_ec2_fleet`` turns into one launch template and one EC2 Fleet ``instant`` call;
+  user data, the cluster's first launch for the ``disco-started`` tag), which ``disco_ec2_fleet`` turns into
+  one launch template and one EC2 Fleet ``instant`` call;
 - ``cancel``: open spot requests (only versions before 0.2 made them; none may stay open);
 - ``terminate_requests``: active legacy requests to cancel together with their (excess) instance;
 - ``terminate_instances``: excess instances (newest first), or all of them for ``absent``;
@@ -63,9 +64,18 @@ def _by_group(nodes: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def launch_entry(
-    tag_key: str, cluster_name: str, spec: dict[str, Any], missing: int, admin_keys: tuple[str, ...] = ()
+    tag_key: str,
+    cluster_name: str,
+    spec: dict[str, Any],
+    missing: int,
+    admin_keys: tuple[str, ...] = (),
+    started: str = "",
 ) -> dict[str, Any]:
-    """What ``disco_ec2_fleet`` needs to start ``missing`` nodes of one group."""
+    """What ``disco_ec2_fleet`` needs to start ``missing`` nodes of one group.
+
+    ``started`` (the cluster's first launch) is tagged on the new instances only, not on the launch template,
+    whose data stays the same from one launch to the next.
+    """
     return {
         "role": spec["role"],
         "group": spec["group"],
@@ -75,6 +85,7 @@ def launch_entry(
         "max_price": spec.get("max_price"),
         "tags": base_tags(tag_key, cluster_name, spec["role"], spec["group"]),
         "user_data": user_data(cluster_name, spec["role"], spec["group"], admin_keys),
+        "started": started,
     }
 
 
@@ -84,6 +95,7 @@ def group_changes(
     wanted: dict[str, dict[str, Any]],
     alive: dict[str, list[dict[str, Any]]],
     admin_keys: tuple[str, ...] = (),
+    started: str = "",
 ) -> tuple[dict[str, int], list[dict[str, Any]], list[dict[str, Any]]]:
     """Per group: nodes missing (and their launch entries), and the excess nodes, newest first."""
     missing: dict[str, int] = {}
@@ -96,7 +108,7 @@ def group_changes(
         if spec is not None:
             missing[key] = max(0, count - len(nodes))
             if missing[key]:
-                launches.append(launch_entry(tag_key, cluster_name, spec, missing[key], admin_keys))
+                launches.append(launch_entry(tag_key, cluster_name, spec, missing[key], admin_keys, started))
         if len(nodes) > count:
             excess.extend(newest_first(nodes, "launch_time", "instance_id")[: len(nodes) - count])
     return missing, launches, excess
@@ -152,6 +164,7 @@ def make_plan(
     ssh_address: str = "auto",
     ssh_via_master: bool = False,
     admin_keys: list[str] | tuple[str, ...] = (),
+    started: str = "",
 ) -> dict[str, Any]:
     """What makes EC2 match the configuration (``groups``), or hold nothing of the cluster (``absent``)."""
     plan = empty_plan()
@@ -174,7 +187,7 @@ def make_plan(
     else:
         wanted = {group_key(g["role"], g["group"]): g for g in groups or []}
         plan["missing"], plan["launch"], doomed = group_changes(
-            tag_key, cluster_name, wanted, _by_group(alive_nodes(observed)), tuple(admin_keys)
+            tag_key, cluster_name, wanted, _by_group(alive_nodes(observed)), tuple(admin_keys), started
         )
         _terminations(plan, doomed, requests, cancelled)
         doomed_ids = {node["instance_id"] for node in doomed}

@@ -124,6 +124,21 @@ options:
     type: list
     elements: str
     default: []
+  lifetime:
+    description:
+      - How the cluster ends itself (C(disco_idle_timeout) minutes, C(disco_max_lifetime) hours, 0 for never). When
+        given, RV(status_report) says when and RV(lifetime) gives the deadline, counted from the cluster's first
+        launch (RV(lifetime.started)).
+    type: dict
+    options:
+      idle_timeout:
+        description: Minutes without a Disco job after which the master ends the cluster; 0 never.
+        type: int
+        default: 0
+      max_lifetime:
+        description: Hours since the first launch after which the master ends the cluster; 0 never.
+        type: float
+        default: 0
   launch_templates:
     description:
       - Also list the cluster's launch templates when O(plan) is not V(none). V(false) saves the call when they are
@@ -236,8 +251,9 @@ plan:
       type: dict
     launch:
       description:
-        - Per group short of nodes, the count, market, instance types, max price, tags and user data (no client
-          token, M(disposable.disco.disco_ec2_fleet) draws a fresh one per run).
+        - Per group short of nodes, the count, market, instance types, max price, tags, user data and C(started)
+          (RV(lifetime.started), for the new nodes' C(disco-started) tag); no client token,
+          M(disposable.disco.disco_ec2_fleet) draws a fresh one per run.
       type: list
       elements: dict
     cancel:
@@ -283,6 +299,29 @@ plan_report:
   returned: always
   type: list
   elements: str
+lifetime:
+  description: When the cluster ends itself.
+  returned: always
+  type: dict
+  contains:
+    started:
+      description:
+        - The cluster's first launch (ISO 8601, UTC) - the earliest C(disco-started) tag (else launch time) of its
+          live nodes, or now when none runs; new nodes are tagged with it (RV(plan.launch[].started)).
+      type: str
+      sample: "2026-12-02T05:49:10Z"
+    idle_timeout:
+      description: As given in O(lifetime.idle_timeout) (0 without O(lifetime)).
+      type: int
+    max_lifetime:
+      description: As given in O(lifetime.max_lifetime) (0 without O(lifetime)).
+      type: float
+    deadline:
+      description: When the lifetime ends (ISO 8601, UTC); empty without a lifetime limit.
+      type: str
+    seconds_left:
+      description: Seconds until RV(lifetime.deadline); null without a lifetime limit.
+      type: int
 problems:
   description:
     - Why the cluster is not complete, one line per open request, pending instance, failed request
@@ -293,6 +332,7 @@ problems:
 """
 
 import contextlib
+import datetime as dt
 from typing import Any
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
@@ -311,12 +351,21 @@ from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import 
     desired_groups,
     group_key,
 )
-from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_observe import observe, summarise
+from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_observe import (
+    alive_nodes,
+    observe,
+    summarise,
+)
 from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_plan import make_plan
 from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_report import (
     plan_lines,
     problem_lines,
     report_lines,
+)
+from ansible_collections.disposable.disco.plugins.module_utils.disco_lifetime import (
+    lifetime,
+    lifetime_lines,
+    started_at,
 )
 
 INSTANCES_PAGE = 1000
@@ -384,6 +433,13 @@ def main() -> None:
         "ssh_jump_host": {"type": "str"},
         "ssh_known_hosts": {"type": "str", "default": ""},
         "launch_templates": {"type": "bool", "default": True},
+        "lifetime": {
+            "type": "dict",
+            "options": {
+                "idle_timeout": {"type": "int", "default": 0},
+                "max_lifetime": {"type": "float", "default": 0},
+            },
+        },
         "admin_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
     }
     module = AnsibleAWSModule(
@@ -401,6 +457,10 @@ def main() -> None:
     groups = desired_groups(params["master"], params["slave_groups"]) if params["plan"] == "present" else None
     multipliers = {group_key(g["role"], g["group"]): g["multiplier"] for g in groups or []}
     summary = summarise(name, observed, ssh, multipliers)
+    now = dt.datetime.now(dt.UTC)
+    started = started_at(alive_nodes(observed), now)
+    limits = params["lifetime"] or {"idle_timeout": 0, "max_lifetime": 0}
+    ends = lifetime(started, limits["idle_timeout"], limits["max_lifetime"], now)
     plan = make_plan(
         tag_key,
         name,
@@ -410,6 +470,7 @@ def main() -> None:
         ssh_address=ssh["ssh_address"],
         ssh_via_master=ssh["ssh_via_master"],
         admin_keys=params["admin_keys"],
+        started=started,
     )
     result: dict[str, Any] = dict(summary)
     result.update(
@@ -419,7 +480,9 @@ def main() -> None:
             "plan": plan,
             "missing": plan["missing"],
             "missing_total": sum(plan["missing"].values()),
-            "status_report": report_lines(name, summary),
+            "status_report": report_lines(name, summary)
+            + (lifetime_lines(ends, bool(summary["nodes"])) if params["lifetime"] else []),
+            "lifetime": ends,
             "plan_report": plan_lines(plan),
             "problems": problem_lines(summary, plan["missing"]),
         }

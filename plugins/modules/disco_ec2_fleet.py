@@ -86,6 +86,12 @@ options:
         description: The nodes' user data, as plain text.
         type: str
         required: true
+      started:
+        description:
+          - The cluster's first launch (ISO 8601, UTC), tagged C(disco-started) on the new instances (not on the
+            launch template), so the cluster's lifetime counts from it. Empty, no such tag.
+        type: str
+        default: ""
   image_id:
     description:
       - The AMI every node starts from, or a Debian release (V(debian-13), V(debian-12)) whose newest image of the
@@ -289,6 +295,7 @@ from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import 
     tag_list,
 )
 from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_report import launch_lines
+from ansible_collections.disposable.disco.plugins.module_utils.disco_lifetime import TAG_STARTED
 
 
 def token(run_id: str, *parts: str) -> str:
@@ -330,6 +337,11 @@ def overrides(launch: dict[str, Any], subnet_ids: list[str], market: str) -> lis
     return out
 
 
+def instance_tags(launch: dict[str, Any]) -> dict[str, str]:
+    """The group's tags, and the cluster's first launch (``disco-started``) when the plan gives it."""
+    return {**launch["tags"], TAG_STARTED: launch["started"]} if launch.get("started") else dict(launch["tags"])
+
+
 def create_fleet(
     client: Any,
     template_id: str,
@@ -350,7 +362,7 @@ def create_fleet(
             }
         ],
         "TargetCapacitySpecification": {"TotalTargetCapacity": count, "DefaultTargetCapacityType": market},
-        "TagSpecifications": [{"ResourceType": "instance", "Tags": tag_list(launch["tags"])}],
+        "TagSpecifications": [{"ResourceType": "instance", "Tags": tag_list(instance_tags(launch))}],
     }
     if market == SPOT:
         request["SpotOptions"] = {"AllocationStrategy": "price-capacity-optimized"}
@@ -593,6 +605,7 @@ def main() -> None:
         "max_price": {"type": "str"},
         "tags": {"type": "dict", "required": True},
         "user_data": {"type": "str", "required": True},
+        "started": {"type": "str", "default": ""},
     }
     argument_spec = {
         "cluster_name": {"type": "str", "required": True},

@@ -52,6 +52,8 @@ LEGACY_HINTS: dict[str, str] = {
     "ENDPOINT_URL": "disco_ec2_endpoint",
     "MGMT_KEYS": "disco_mgmt_keys",
     "MAX_PRICE": "disco_max_price",
+    "IDLE_TIMEOUT": "disco_idle_timeout",
+    "MAX_LIFETIME": "disco_max_lifetime",
 }
 
 SECRET_FIELDS = frozenset({"disco_aws_access_key", "disco_aws_secret_key", "disco_post_init"})
@@ -104,6 +106,13 @@ SPOT_FALLBACKS = ("fail", "on-demand")
 ADDRESS_CHOICES = ("auto", "public", "private")
 MAX_MULTIPLIER = 64
 MAX_SLAVES = 5000
+# The cluster ends itself (docs/lifetime.md): minutes without a Disco job, hours since the first launch.
+IDLE_TIMEOUT_MIN = 2  # the master looks at Disco's job list every 30 s; less would end a cluster between two jobs
+MAX_LIFETIME_HOURS = 720  # 30 days
+IDLE_TIMEOUT_WHAT = f"0 (never) or a whole number of minutes from {IDLE_TIMEOUT_MIN} to {MAX_LIFETIME_HOURS * 60}"
+MAX_LIFETIME_WHAT = (
+    f"0 (never) or a number of hours above 0 and at most {MAX_LIFETIME_HOURS} (30 days), such as 8 or 1.5"
+)
 
 
 class ConfigError(ValueError):
@@ -164,6 +173,29 @@ def _whole_number(minimum: int, maximum: int) -> Callable[[Any], int]:
         return value
 
     return check
+
+
+def _idle_timeout(value: Any) -> int:
+    """Minutes without a running Disco job before the cluster ends itself; 0 never."""
+    try:
+        minutes = _whole_number(0, MAX_LIFETIME_HOURS * 60)(value)
+    except ConfigError:
+        raise ConfigError(f"must be {IDLE_TIMEOUT_WHAT}, got {_shown(value)}") from None
+    if 0 < minutes < IDLE_TIMEOUT_MIN:
+        raise ConfigError(f"must be {IDLE_TIMEOUT_WHAT}, got {minutes}")
+    return minutes
+
+
+def _max_lifetime(value: Any) -> float:
+    """Hours since the cluster's first launch after which it ends itself, jobs or not; 0 never."""
+    number: Any = value
+    if isinstance(value, str) and re.fullmatch(r"\s*(?:\d+(?:\.\d*)?|\.\d+)\s*", value):
+        number = float(value)
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or number != number:
+        raise ConfigError(f"must be {MAX_LIFETIME_WHAT}, got {_shown(value)}")
+    if not 0 <= number <= MAX_LIFETIME_HOURS:
+        raise ConfigError(f"must be {MAX_LIFETIME_WHAT}, got {_shown(value)}")
+    return float(number)
 
 
 def _price(value: Any) -> str | None:
@@ -434,6 +466,8 @@ FIELDS: dict[str, Field] = {
         Field("disco_instance_profile", _instance_profile),
         Field("disco_s3_buckets", _list_of(_bucket, "S3 bucket names")),
         Field("disco_s3_read_buckets", _list_of(_bucket, "S3 bucket names")),
+        Field("disco_idle_timeout", _idle_timeout),
+        Field("disco_max_lifetime", _max_lifetime),
     )
 }
 
@@ -727,6 +761,7 @@ def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
         "ssh_timeout": cfg.get("ssh_timeout"),
         "local_cloud": cfg.get("local_cloud"),
         "instance_profile": instance_profile_shape(cfg),
+        "lifetime": {"idle_timeout": cfg.get("idle_timeout"), "max_lifetime": cfg.get("max_lifetime")},
     }
 
 

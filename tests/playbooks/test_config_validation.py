@@ -125,6 +125,8 @@ BAD = [
     ("bad-market", native(disco_master_market="reserved"), "disco_master_market"),
     ("bad-cidr", native(disco_ssh_cidrs=["10.0.0.0/33"]), "disco_ssh_cidrs: item 1 must be an IPv4 or IPv6 CIDR"),
     ("ssh-timeout-too-short", native(disco_ssh_timeout=5), "disco_ssh_timeout: must be a whole number from 10 to 3600"),
+    ("idle-timeout-one-minute", native(disco_idle_timeout=1), "disco_idle_timeout: must be 0 (never) or a whole"),
+    ("lifetime-over-30-days", native(disco_max_lifetime=721), "disco_max_lifetime: must be 0 (never) or a number"),
     ("group-negative-count", native(disco_slave_groups=[{"name": "a", "count": -2}]), "disco_slave_groups[1].count"),
     ("group-key-typo", native(disco_slave_groups=[{"name": "a", "cnt": 2}]), "disco_slave_groups[1].cnt: unknown key"),
     (

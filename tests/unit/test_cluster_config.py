@@ -291,3 +291,44 @@ def test_a_jump_host_is_user_at_host_and_port(value):
 def test_a_jump_host_is_kept_as_given():
     cluster, errors = check(disco_ssh_jump_host="ec2-user@10.0.0.5:2222")
     assert errors == [] and cluster["ssh_jump_host"] == "ec2-user@10.0.0.5:2222"
+
+
+@pytest.mark.parametrize(
+    ("given", "idle", "lifetime"),
+    [
+        ({}, 60, 0.0),
+        ({"disco_idle_timeout": 0, "disco_max_lifetime": 8}, 0, 8.0),
+        ({"disco_idle_timeout": "2", "disco_max_lifetime": "1.5"}, 2, 1.5),
+        ({"disco_idle_timeout": 43200, "disco_max_lifetime": 720}, 43200, 720.0),
+    ],
+)
+def test_the_cluster_ends_itself_after_an_idle_time_and_a_lifetime(given, idle, lifetime):
+    cluster, errors = check(disco_ami="ami-12345678", **given)
+    assert errors == []
+    assert cluster["lifetime"] == {"idle_timeout": idle, "max_lifetime": lifetime}
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"disco_idle_timeout": -5}, "disco_idle_timeout: must be 0 (never) or a whole number of minutes from 2"),
+        ({"disco_idle_timeout": 1}, "disco_idle_timeout: must be 0 (never) or a whole number of minutes from 2"),
+        ({"disco_idle_timeout": "soon"}, "disco_idle_timeout: must be 0 (never) or a whole number of minutes"),
+        ({"disco_idle_timeout": 2.5}, "disco_idle_timeout: must be 0 (never) or a whole number of minutes"),
+        ({"disco_idle_timeout": True}, "disco_idle_timeout: must be 0 (never)"),
+        ({"disco_idle_timeout": 43201}, "disco_idle_timeout: must be 0 (never) or a whole number of minutes"),
+        ({"disco_max_lifetime": -1}, "disco_max_lifetime: must be 0 (never) or a number of hours"),
+        ({"disco_max_lifetime": 721}, "disco_max_lifetime: must be 0 (never) or a number of hours above 0"),
+        ({"disco_max_lifetime": "8h"}, "disco_max_lifetime: must be 0 (never) or a number of hours"),
+        ({"disco_max_lifetime": float("nan")}, "disco_max_lifetime: must be 0 (never)"),
+        ({"disco_max_lifetime": [8]}, "disco_max_lifetime: must be 0 (never)"),
+    ],
+)
+def test_bad_idle_timeouts_and_lifetimes_are_refused_naming_the_field(given, message):
+    _cluster, errors = check(disco_ami="ami-12345678", **given)
+    assert len(errors) == 1 and errors[0].startswith(message), errors
+
+
+def test_upper_case_lifetime_keys_point_at_the_settings():
+    _cluster, errors = check(disco_ami="ami-12345678", IDLE_TIMEOUT=30)
+    assert any("IDLE_TIMEOUT" in error and "disco_idle_timeout" in error for error in errors), errors
