@@ -5,8 +5,9 @@ configure playbook over the docker connection. One scenario, in order: launch 1 
 (changed=0), a word count whose reduce output goes gzipped into moto's S3 through disco_s3 and is compared with a
 count made here, a slave lost (its instance terminated in moto, as a spot reclaim), launch again (a new instance
 and container replace it, the node table lists only live nodes), a second job, Disco's own functional suite
-(the fast set, as `make disco-suite` runs it), teardown (nothing of the cluster left in moto or docker), then moto
-itself removed. Everything is removed in a finalizer whatever happens.
+(the fast set, as `make disco-suite` runs it), a re-run with a 2-minute idle timeout after which the cluster ends
+itself (every node powers off and its instance is terminated), teardown (nothing of the cluster left in moto or
+docker), then moto itself removed. Everything is removed in a finalizer whatever happens.
 
 The nodes boot like EC2's Debian images (systemd as PID 1, cloud-init processing the instance's user data as moto
 holds it); the master runs as the systemd service disco-master. DISCO_E2E_RELEASE chooses the Debian release the
@@ -266,6 +267,27 @@ class LocalCloud:
         self.timings.append((f"job {run}", {"job": seconds}))
         return summary
 
+    def ends_by_itself(self, timeout: float) -> dict:
+        """Wait until no node container of the cluster runs and moto has no live instance of it; the master's
+        journal of disco-lifetime (read while it still runs), the lifecycle watcher's log and the seconds taken."""
+        master, journal = self.master(), ""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            running = [name for name, node in self.containers().items() if node["state"] == "running"]
+            if master in running:
+                journal = docker(
+                    "exec", master, "journalctl", "-u", "disco-lifetime", "--no-pager", "-o", "cat", check=False
+                )
+            if not running and not self.cluster_instances():
+                break
+            time.sleep(5)
+        return {
+            "running": running,
+            "journal": journal,
+            "lifecycle": docker("logs", f"disco-lifecycle-{self.cluster}", check=False),
+            "seconds": time.monotonic() - started,
+        }
+
     def remove_everything(self) -> None:
         """Last resort of the finalizer: the cluster's containers and networks, the test's moto."""
         names = docker("ps", "-aq", "--filter", f"label=disposable-disco-cluster={self.cluster}", check=False).split()
@@ -423,7 +445,26 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     figure = f"Disco's fast suite, Debian {RELEASE_NUMBER[RELEASE]}: {disco_suite.summary(rows, seconds)}"
     cloud.timings.append((figure, {"suite": seconds}))
 
-    # 6. Teardown (moto kept to look at what is left in it), then a second one that removes moto too.
+    # 6. The cluster ends itself (issue 14): a re-run with a 2-minute idle timeout keeps the first launch (tag
+    #    disco-started). Once no job has run for 2 minutes the master publishes the end, every node powers off
+    #    (systemd's poweroff: the container exits) and the local cloud terminates their instances, as EC2 ends
+    #    instances launched with shutdown behaviour terminate. Nothing of the cluster is left running.
+    started = {tag["Value"] for i in cloud.cluster_instances() for tag in i["Tags"] if tag["Key"] == "disco-started"}
+    assert len(started) == 1, started
+    node_ids = set(cloud.containers())
+    cloud.script("up", "-e", "disco_idle_timeout=2", label="idle-timeout")
+    assert {tag["Value"] for i in cloud.cluster_instances() for tag in i["Tags"] if tag["Key"] == "disco-started"} == (
+        started
+    ), "a re-run keeps the first launch"
+    ends = cloud.ends_by_itself(timeout=480)
+    assert "this cluster ends itself in" in ends["journal"], ends["journal"]
+    assert "the cluster ends now: no Disco job for" in ends["journal"], ends["journal"]
+    assert ends["running"] == [] and cloud.cluster_instances() == [], ends
+    for instance_id in node_ids:
+        assert f"{instance_id}: its container stopped (exit code" in ends["lifecycle"], ends["lifecycle"]
+    cloud.timings.append(("ended itself", {"after up": ends["seconds"]}))
+
+    # 7. Teardown (moto kept to look at what is left in it), then a second one that removes moto too.
     cloud.script("down", "-e", "disco_localcloud_moto_keep=true", label="teardown")
     assert cloud.containers() == {}
     assert docker("network", "ls", "-q", "--filter", f"name=^disco-{cloud.cluster}$").strip() == ""
