@@ -130,7 +130,7 @@ options:
         given, RV(status_report) says when and RV(lifetime) gives the deadline, counted from the cluster's first
         launch (RV(lifetime.started)).
     type: dict
-    options:
+    suboptions:
       idle_timeout:
         description: Minutes without a Disco job after which the master ends the cluster; 0 never.
         type: int
@@ -307,7 +307,7 @@ lifetime:
     started:
       description:
         - The cluster's first launch (ISO 8601, UTC) - the earliest C(disco-started) tag (else launch time) of its
-          live nodes, or now when none runs; new nodes are tagged with it (RV(plan.launch[].started)).
+          live nodes, or now when none runs; new nodes are tagged with it (C(started) of each RV(plan.launch) entry).
       type: str
       sample: "2026-12-02T05:49:10Z"
     idle_timeout:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -191,7 +192,7 @@ def _max_lifetime(value: Any) -> float:
     number: Any = value
     if isinstance(value, str) and re.fullmatch(r"\s*(?:\d+(?:\.\d*)?|\.\d+)\s*", value):
         number = float(value)
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or number != number:
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or math.isnan(number):
         raise ConfigError(f"must be {MAX_LIFETIME_WHAT}, got {_shown(value)}")
     if not 0 <= number <= MAX_LIFETIME_HOURS:
         raise ConfigError(f"must be {MAX_LIFETIME_WHAT}, got {_shown(value)}")

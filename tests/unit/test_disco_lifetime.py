@@ -55,34 +55,34 @@ def test_an_idle_master_ends_the_cluster_after_the_idle_timeout_counted_from_its
 
 
 def test_an_active_job_keeps_the_cluster_and_the_idle_time_counts_from_then():
-    state, _ = agent.master_look(MASTER, {}, [], T0)
+    state, _decision = agent.master_look(MASTER, {}, [], T0)
     state, decision = agent.master_look(MASTER, state, [job(at(1), "active")], at(30))
     assert decision["end"] == "" and decision["ends_at"] == "" and decision["active_jobs"] == ["Job@1"]
     assert state["last_busy"] == "2026-12-02T06:30:00Z"
     state, decision = agent.master_look(MASTER, state, [job(at(1), "ready")], at(35))
     assert decision["end"] == "" and decision["ends_at"] == "2026-12-02T06:40:00Z"
-    _, decision = agent.master_look(MASTER, state, [job(at(1), "ready")], at(40))
+    _state, decision = agent.master_look(MASTER, state, [job(at(1), "ready")], at(40))
     assert decision["end"].startswith("no Disco job for 10 min")
 
 
 def test_a_job_that_ran_between_two_looks_counts_from_its_start():
-    state, _ = agent.master_look(MASTER, {}, [], T0)
+    state, _decision = agent.master_look(MASTER, {}, [], T0)
     state, decision = agent.master_look(MASTER, state, [job(at(8), "ready"), job(at(2), "dead", "Old@1")], at(9))
     assert state["last_busy"] == "2026-12-02T06:08:00Z" and decision["ends_at"] == "2026-12-02T06:18:00Z"
 
 
 def test_a_disco_that_does_not_answer_counts_as_idle():
-    state, _ = agent.master_look(MASTER, {}, [job(at(0), "active")], T0)
-    _, decision = agent.master_look(MASTER, state, None, at(10))
+    state, _decision = agent.master_look(MASTER, {}, [job(at(0), "active")], T0)
+    _state, decision = agent.master_look(MASTER, state, None, at(10))
     assert decision["end"].startswith("no Disco job") and decision["disco_answered"] is False
 
 
 def test_the_lifetime_ends_the_cluster_jobs_or_not_counted_from_the_first_launch():
     config = {**MASTER, "idle_timeout": 0, "max_lifetime": 1.5, "started": "2026-12-02T05:00:00Z"}
-    _, decision = agent.master_look(config, {}, [job(at(0), "active")], at(29))
+    _state, decision = agent.master_look(config, {}, [job(at(0), "active")], at(29))
     assert decision["end"] == "" and decision["why"] == "lifetime" and decision["seconds_left"] == 60
     assert decision["deadline"] == "2026-12-02T06:30:00Z"
-    _, decision = agent.master_look(config, {}, [job(at(0), "active")], at(30))
+    _state, decision = agent.master_look(config, {}, [job(at(0), "active")], at(30))
     assert decision["end"] == "its lifetime ended at 2026-12-02T06:30:00Z (disco_max_lifetime 1.5 h)"
 
 
@@ -90,13 +90,13 @@ def test_without_a_first_launch_the_lifetime_counts_from_the_first_look():
     config = {**MASTER, "idle_timeout": 0, "max_lifetime": 2}
     state, decision = agent.master_look(config, {}, [], T0)
     assert decision["deadline"] == "2026-12-02T08:00:00Z"
-    _, decision = agent.master_look(config, state, [], at(120))
+    _state, decision = agent.master_look(config, state, [], at(120))
     assert decision["end"].startswith("its lifetime ended")
 
 
 def test_the_earlier_limit_is_the_one_announced():
     config = {**MASTER, "max_lifetime": 0.1, "started": T0.isoformat()}
-    _, decision = agent.master_look(config, {}, [], T0)
+    _state, decision = agent.master_look(config, {}, [], T0)
     assert decision["why"] == "lifetime" and decision["ends_at"] == "2026-12-02T06:06:00Z"
     assert "disco_max_lifetime" in agent.warning_text(decision)
 
@@ -107,7 +107,7 @@ def test_the_earlier_limit_is_the_one_announced():
 def test_a_slave_follows_the_master_that_ends_the_cluster():
     state, end = agent.slave_look(SLAVE, {}, {"ending": False}, T0)
     assert end == "" and state["master_seen"] == "2026-12-02T06:00:00Z"
-    _, end = agent.slave_look(SLAVE, state, {"ending": True, "reason": "no Disco job for 10 min"}, at(11))
+    _state, end = agent.slave_look(SLAVE, state, {"ending": True, "reason": "no Disco job for 10 min"}, at(11))
     assert end == "the master ends the cluster: no Disco job for 10 min"
 
 
@@ -118,19 +118,19 @@ def test_a_master_without_its_status_file_yet_is_a_master_that_answers():
 
 
 def test_a_slave_whose_master_is_gone_ends_after_the_idle_timeout_and_the_grace():
-    state, _ = agent.slave_look(SLAVE, {}, {"ending": False}, T0)
+    state, _decision = agent.slave_look(SLAVE, {}, {"ending": False}, T0)
     state, end = agent.slave_look(SLAVE, state, None, at(10.9))
     assert end == ""
-    _, end = agent.slave_look(SLAVE, state, None, at(11))
+    _state, end = agent.slave_look(SLAVE, state, None, at(11))
     assert end == "the master has not answered for 11 min (disco_idle_timeout 10 min)"
 
 
 def test_a_slave_ends_past_the_deadline_it_learnt_from_the_master():
     config = {**SLAVE, "idle_timeout": 0}
-    state, _ = agent.slave_look(config, {}, {"ending": False, "deadline": "2026-12-02T06:05:00Z"}, T0)
-    _, end = agent.slave_look(config, state, None, at(6))
+    state, _decision = agent.slave_look(config, {}, {"ending": False, "deadline": "2026-12-02T06:05:00Z"}, T0)
+    _state, end = agent.slave_look(config, state, None, at(6))
     assert end == ""
-    _, end = agent.slave_look(config, state, None, at(7))
+    _state, end = agent.slave_look(config, state, None, at(7))
     assert end == "its lifetime ended at 2026-12-02T06:05:00Z and the master did not end it"
 
 

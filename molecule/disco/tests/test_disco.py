@@ -252,6 +252,37 @@ def test_job_helpers_on_every_node() -> None:
         assert out.strip() == "/usr/lib/python3/dist-packages/disco_s3.py"
 
 
+def test_the_lifetime_timer_runs_on_every_node_and_the_master_publishes_its_state() -> None:
+    """disco_lifetime (the scenario keeps the default 60-minute idle timeout): a timer on every node, the master's
+    state served by Disco's web server to the slaves, as a slave's agent reads it."""
+    for node in [MASTER, *SLAVES]:
+        state = docker("exec", node, "systemctl", "is-active", "disco-lifetime.timer", check=False).stdout.strip()
+        assert state == "active", f"{node}: disco-lifetime.timer is {state}"
+        settings = json.loads(docker("exec", node, "cat", "/etc/disco-lifetime.json").stdout)
+        assert settings["role"] == ("master" if node == MASTER else "slave")
+        assert settings["idle_timeout"] == 3600 and settings["max_lifetime"] == 0
+    master_url = json.loads(docker("exec", SLAVES[0], "cat", "/etc/disco-lifetime.json").stdout)["master_url"]
+    deadline = time.monotonic() + 90  # the master's first look comes within 30 s of the timer's start
+    status: dict = {}
+    while time.monotonic() < deadline:
+        answer = docker(
+            "exec",
+            SLAVES[0],
+            "python3",
+            "-c",
+            "import urllib.request; print(urllib.request.urlopen("
+            f"'{master_url}/disco-lifetime.json', timeout=10).read().decode())",
+            check=False,
+        )
+        if answer.returncode == 0:
+            status = json.loads(answer.stdout)
+            break
+        time.sleep(5)
+    assert status.get("ending") is False and status.get("ends_at"), status
+    journal = docker("exec", MASTER, "journalctl", "-u", "disco-lifetime", "--no-pager", "-o", "cat").stdout
+    assert "ends now" not in journal, journal
+
+
 def test_word_count_over_both_slaves(corpus: tuple[str, collections.Counter[str]]) -> None:
     tag, expected = corpus
     result = run_job(f"molecule-wc-{RUN}", tag)

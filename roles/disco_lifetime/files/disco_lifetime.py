@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: disposable.disco developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """disco-lifetime: a disposable.disco cluster ends itself, laptop closed or not. Standard library only.
