@@ -1,13 +1,14 @@
 """End to end: `make local-cluster` (scripts/local-cluster.sh) runs launch.yml against the local cloud.
 
-moto's server in a container plays EC2 and S3; each instance is a docker container configured by the same
-configure playbook over the docker connection. One scenario, in order: launch 1 master + 2 slaves, re-run
-(changed=0), a word count whose reduce output goes gzipped into moto's S3 through disco_s3 and is compared with a
-count made here, a slave lost (its instance terminated in moto, as a spot reclaim), launch again (a new instance
-and container replace it, the node table lists only live nodes), a second job, Disco's own functional suite
-(the fast set, as `make disco-suite` runs it), a re-run with a 2-minute idle timeout after which the cluster ends
-itself (every node powers off and its instance is terminated), teardown (nothing of the cluster left in moto or
-docker), then moto itself removed. Everything is removed in a finalizer whatever happens.
+moto's server in a container plays EC2 and S3; each instance is a docker container configured by the same configure
+playbook over the docker connection. One scenario, in order: launch 1 master + 2 slaves, re-run (changed=0), a word
+count whose reduce output goes gzipped into moto's S3 through disco_s3 and is compared with a count made here, a
+spot interruption announced to a slave by the local cloud's metadata service (the slave is blacklisted, a job runs
+without it), the slave lost (its instance terminated in moto, as a spot reclaim), launch again (a new instance and
+container replace it, the node table lists only live nodes), a second job, Disco's own functional suite (the fast
+set, as `make disco-suite` runs it), a re-run with a 2-minute idle timeout after which the cluster ends itself
+(every node powers off and its instance is terminated), teardown (nothing of the cluster left in moto or docker),
+then moto itself removed. Everything is removed in a finalizer whatever happens.
 
 The nodes boot like EC2's Debian images (systemd as PID 1, cloud-init processing the instance's user data as moto
 holds it); the master runs as the systemd service disco-master. DISCO_E2E_RELEASE chooses the Debian release the
@@ -56,6 +57,7 @@ RELEASE = os.environ.get("DISCO_E2E_RELEASE", "bookworm")
 RELEASE_NUMBER = {"bookworm": "12", "trixie": "13"}
 BUCKET = "disco-e2e"
 SUITE_TIMEOUT = 1200  # seconds for the fast set of Disco's suite (about 4 minutes on 2 cores)
+NOTICE_TIME = "2026-12-02T07:02:00Z"  # the interruption notice's time: any, the spot watch reports it as given
 STEP_TIMEOUT = 1500  # seconds for one launch; the whole test aims at about 15 minutes on 2 cores
 
 SKIP_REASON = (
@@ -267,6 +269,25 @@ class LocalCloud:
         self.timings.append((f"job {run}", {"job": seconds}))
         return summary
 
+    def announce_interruption(self, instance_id: str) -> None:
+        """The local cloud's metadata service gives ``instance_id`` a spot interruption notice (its instances file,
+        re-read on change), as EC2 gives one about two minutes before it reclaims the instance."""
+        path = Path.home() / ".cache/disposable-disco/localcloud" / self.cluster / "imds/instances.json"
+        instances = json.loads(path.read_text())
+        (address,) = [address for address, entry in instances.items() if entry["instance_id"] == instance_id]
+        instances[address]["spot_action"] = {"action": "terminate", "time": NOTICE_TIME}
+        path.write_text(json.dumps(instances))
+
+    @staticmethod
+    def wait_for(read, done, timeout: float):
+        """``read()`` until ``done(value)`` or ``timeout`` seconds; the last value."""
+        started = time.monotonic()
+        value = read()
+        while not done(value) and time.monotonic() - started < timeout:
+            time.sleep(3)
+            value = read()
+        return value
+
     def ends_by_itself(self, timeout: float) -> dict:
         """Wait until no node container of the cluster runs and moto has no live instance of it; the master's
         journal of disco-lifetime (read while it still runs), the lifecycle watcher's log and the seconds taken."""
@@ -408,9 +429,18 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     assert not first["shipped_disco_s3"], "disco_s3 is on the nodes' python3 path (role disco_jobtools)"
     assert any(host != nodes[cloud.master()]["labels"]["disposable-disco-hostname"] for host in first["tasks_by_host"])
 
-    # 4. Spot loss: a slave's instance is terminated in moto; the next launch replaces it.
+    # 4. Spot interruption, then loss: the local cloud's metadata service announces an interruption to a slave
+    #    (as EC2 does two minutes before); its spot watch has the master blacklist it, and a job runs with no task
+    #    on it, counts exact. Then EC2 reclaims it (terminated in moto) and the next launch replaces it.
     lost = sorted(cloud.containers("slave"))[0]
     lost_hostname = nodes[lost]["labels"]["disposable-disco-hostname"]
+    cloud.announce_interruption(lost)
+    info = cloud.wait_for(lambda: cloud.web("/disco/ctrl/nodeinfo"), lambda i: i[lost_hostname]["blacklisted"], 90)
+    assert info[lost_hostname]["blacklisted"], (info, docker("exec", lost, "journalctl", "-u", "disco-spot-watch"))
+    journal = docker("exec", lost, "journalctl", "-u", "disco-spot-watch", "--no-pager", "-o", "cat")
+    assert f"spot interruption notice: terminate at {NOTICE_TIME}" in journal, journal
+    interrupted = cloud.word_count("run-spot", texts_for(3, 8))
+    assert interrupted["tasks_by_host"] and lost_hostname not in interrupted["tasks_by_host"], interrupted
     cloud.client("ec2").terminate_instances(InstanceIds=[lost])
     cloud.launch("replace")
     slaves = cloud.containers("slave")

@@ -10,12 +10,16 @@ Nodes reach it in place of 169.254.169.254 through boto3's ``AWS_EC2_METADATA_SE
   tokens to requests that went through a proxy;
 - every ``GET`` needs a valid token in ``X-aws-ec2-metadata-token``, else 401 (no IMDSv1);
 - ``/latest/meta-data/instance-id``, ``placement/region``, ``placement/availability-zone``;
+- ``/latest/meta-data/spot/instance-action`` and ``events/recommendations/rebalance``: 404, as on EC2, until the
+  instances file gives the instance a ``spot_action`` (``{"action": "terminate", "time": ...}``) or a
+  ``rebalance`` (``{"noticeTime": ...}``): a test announces a spot interruption to one node that way;
 - ``/latest/meta-data/iam/security-credentials/`` lists the role of the instance's profile, and
   ``.../security-credentials/<role>`` gives temporary credentials of that role, made by moto's STS
   (AssumeRole): the credentials come from this endpoint, never from a file on the node.
 
 Which instance asks is told by the client's address: the instances file (JSON, re-read when it changes) maps
-addresses to ``{"instance_id", "instance_profile", "zone"}``; the profile's role is looked up in moto's IAM.
+addresses to ``{"instance_id", "instance_profile", "zone", "spot_action", "rebalance"}``; the profile's role is
+looked up in moto's IAM.
 Every request is logged (method, path, status) to standard output and kept in memory for the tests.
 
 Standard library and boto3 only (the local cloud's moto container has both).
@@ -48,6 +52,10 @@ class Instance:
     instance_id: str
     instance_profile: str = ""
     zone: str = ""
+    # Announced by the instances file, as EC2 announces them: {"action": "terminate", "time": "...Z"} about two
+    # minutes before a spot interruption, {"noticeTime": "...Z"} for a rebalance recommendation.
+    spot_action: dict[str, str] | None = None
+    rebalance: dict[str, str] | None = None
 
 
 @dataclass
@@ -168,12 +176,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self, status: int, body: str = "", content_type: str = "text/plain") -> None:
         data = body.encode()
+        self.server.metadata.record(self.command, self.path, status)  # before the answer: a caller sees it logged
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        self.server.metadata.record(self.command, self.path, status)
 
     def do_PUT(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -190,6 +198,7 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(400)
             return
         token = self.server.metadata.new_token(self.client_address[0], int(ttl))
+        self.server.metadata.record("PUT", self.path, 200)
         self.send_response(200)
         self.send_header(TOKEN_TTL_HEADER, ttl)
         data = token.encode()
@@ -197,7 +206,6 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        self.server.metadata.record("PUT", self.path, 200)
 
     def do_GET(self) -> None:
         metadata = self.server.metadata
@@ -220,6 +228,11 @@ class Handler(BaseHTTPRequestHandler):
         }
         if path in simple:
             self._answer(200, simple[path])
+            return
+        notices = {"spot/instance-action": instance.spot_action, "events/recommendations/rebalance": instance.rebalance}
+        if path in notices:  # 404 until announced, as on EC2
+            notice = notices[path]
+            self._answer(200, json.dumps(notice), "application/json") if notice else self._answer(404)
             return
         if not path.startswith("iam/security-credentials"):
             self._answer(404)
