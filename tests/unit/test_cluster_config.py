@@ -332,3 +332,18 @@ def test_bad_idle_timeouts_and_lifetimes_are_refused_naming_the_field(given, mes
 def test_upper_case_lifetime_keys_point_at_the_settings():
     _cluster, errors = check(disco_ami="ami-12345678", IDLE_TIMEOUT=30)
     assert any("IDLE_TIMEOUT" in error and "disco_idle_timeout" in error for error in errors), errors
+
+
+@pytest.mark.parametrize("role", sorted(path.name for path in (REPO / "roles").iterdir() if path.is_dir()))
+def test_every_role_variable_is_in_its_argument_spec_and_its_readme(role):
+    """Each default of a role is declared in its meta/argument_specs.yml and documented in its README (the
+    settings of the role disco, the user's, in the top-level README's table)."""
+    path = REPO / "roles" / role
+    defaults = (
+        yaml.safe_load((path / "defaults/main.yml").read_text()) or {} if (path / "defaults/main.yml").exists() else {}
+    )
+    specs = yaml.safe_load((path / "meta/argument_specs.yml").read_text())["argument_specs"]
+    declared = {name for entry in specs.values() for name in (entry.get("options") or {})}
+    assert set(defaults) <= declared, sorted(set(defaults) - declared)
+    readme = (REPO / "README.md" if role == "disco" else path / "README.md").read_text()
+    assert [name for name in defaults if f"`{name}`" not in readme] == []
