@@ -505,6 +505,10 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     assert [request for request in requests if request["State"] in ("open", "active")] == [], requests
     roles = cloud.client("iam").list_roles()["Roles"]
     assert f"{TAG_KEY}-{cloud.cluster}" not in [role["RoleName"] for role in roles], "teardown removed the role"
+    # What a cluster that ended itself leaves (docs/lifetime.md) is gone too: its templates and security group.
+    ec2, ours = cloud.client("ec2"), [{"Name": f"tag:{TAG_KEY}", "Values": [cloud.cluster]}]
+    assert ec2.describe_launch_templates(Filters=ours)["LaunchTemplates"] == []
+    assert ec2.describe_security_groups(Filters=ours)["SecurityGroups"] == []
     cloud.script("down", label="teardown-moto")
     assert docker("ps", "-aq", "--filter", f"name=^{cloud.moto_name}$").strip() == ""
     assert docker("network", "ls", "-q", "--filter", f"name=^{cloud.moto_name}$").strip() == ""
