@@ -487,7 +487,7 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
         started
     ), "a re-run keeps the first launch"
     ends = cloud.ends_by_itself(timeout=480)
-    assert "this cluster ends itself in" in ends["journal"], ends["journal"]
+    # (No warning first: the cluster had been idle for longer than the new timeout already; unit-tested.)
     assert "the cluster ends now: no Disco job for" in ends["journal"], ends["journal"]
     assert ends["running"] == [] and cloud.cluster_instances() == [], ends
     for instance_id in node_ids:

@@ -205,6 +205,11 @@ def test_the_master_publishes_its_state_warns_and_powers_off_as_configured(tmp_p
     assert status["ending"] is True and status["reason"].startswith("no Disco job for 3 min")
     assert "<2>disposable.disco: the cluster ends now" in capsys.readouterr().out
     assert marker.exists()
+    # A look while the power-off is on its way powers off again at once, without a second announcement.
+    marker.unlink()
+    assert agent.main(["--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "the cluster is ending since" in out and "ends now" not in out and marker.exists()
     assert oct(state_file.stat().st_mode & 0o777) == "0o600"
 
 

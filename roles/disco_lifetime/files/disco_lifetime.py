@@ -224,7 +224,12 @@ def master_run(config: dict[str, Any], dry_run: bool) -> int:
         log(4, f"Disco's master did not answer at {config['master_url']}: counted as idle")
     ending = bool(decision["end"])
     write_json(config["status_file"], status_document(decision, now, ending))
+    if ending and state.get("ending"):  # announced by an earlier look: the power-off is on its way, or is retried
+        log(4, f"disposable.disco: the cluster is ending since {state['ending']}; powering off")
+        return power_off(config, dry_run, wait=0)
     if ending:
+        state["ending"] = iso(now)
+        write_json(state_path, state, 0o600)
         set_motd(config, f"disposable.disco: this cluster is ending now: {decision['end']}")
         log(
             2,
@@ -232,6 +237,8 @@ def master_run(config: dict[str, Any], dry_run: bool) -> int:
             f"{config['grace']} s, then the master powers off",
         )
         return power_off(config, dry_run, wait=int(config.get("grace") or 0))
+    if state.pop("ending", None):  # a job started in time, or the settings changed: no end after all
+        write_json(state_path, state, 0o600)
     near = decision["seconds_left"] is not None and decision["seconds_left"] <= int(config.get("warning") or 0)
     set_motd(config, warning_text(decision) if near else "")
     if near:
