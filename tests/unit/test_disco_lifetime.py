@@ -8,6 +8,7 @@ import datetime as dt
 import http.server
 import importlib.util
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -69,6 +70,14 @@ def test_a_job_that_ran_between_two_looks_counts_from_its_start():
     state, _decision = agent.master_look(MASTER, {}, [], T0)
     state, decision = agent.master_look(MASTER, state, [job(at(8), "ready"), job(at(2), "dead", "Old@1")], at(9))
     assert state["last_busy"] == "2026-12-02T06:08:00Z" and decision["ends_at"] == "2026-12-02T06:18:00Z"
+
+
+def test_new_settings_restart_the_idle_clock():
+    state, _decision = agent.master_look(MASTER, {}, [], T0)
+    state, decision = agent.master_look(MASTER, state, [], at(30), settings_changed=at(29))
+    assert decision["end"] == "" and decision["ends_at"] == "2026-12-02T06:39:00Z"
+    _state, decision = agent.master_look(MASTER, state, [], at(39))
+    assert decision["end"].startswith("no Disco job for 10 min")
 
 
 def test_a_disco_that_does_not_answer_counts_as_idle():
@@ -200,6 +209,8 @@ def test_the_master_publishes_its_state_warns_and_powers_off_as_configured(tmp_p
     state = json.loads(state_file.read_text())
     state["last_busy"] = agent.iso(agent.now_utc() - dt.timedelta(minutes=3))
     state_file.write_text(json.dumps(state))
+    three_minutes_ago = (agent.now_utc() - dt.timedelta(minutes=3)).timestamp()
+    os.utime(config, (three_minutes_ago, three_minutes_ago))  # its settings are older than that too
     assert agent.main(["--config", str(config)]) == 0
     status = json.loads((tmp_path / "www" / "disco-lifetime.json").read_text())
     assert status["ending"] is True and status["reason"].startswith("no Disco job for 3 min")

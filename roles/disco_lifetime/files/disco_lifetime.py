@@ -5,7 +5,8 @@
 Run by a systemd timer on every node (``disco-lifetime.timer``), as root, every ``interval`` seconds.
 
 On the master, it reads Disco's job list (``/disco/ctrl/joblist``): the cluster is busy while a job is active;
-its idle time counts from the last job seen (or from the agent's first run). When the idle time reaches
+its idle time counts from the last job seen, or from the last change of its settings file (a launch.yml that
+changed them), or from the agent's first run. When the idle time reaches
 ``idle_timeout`` or the clock passes the deadline (``max_lifetime`` hours after ``started``, the cluster's first
 launch), it publishes "ending" in a status file that Disco's own web server serves to the nodes
 (``<DISCO_WWW_ROOT>/disco-lifetime.json``), waits ``grace`` seconds for the slaves to see it, and powers the
@@ -119,16 +120,24 @@ def jobs_of(answer: Any) -> list[tuple[float, str, str]] | None:
 
 
 def master_look(
-    config: dict[str, Any], state: dict[str, Any], jobs: list[tuple[float, str, str]] | None, now: dt.datetime
+    config: dict[str, Any],
+    state: dict[str, Any],
+    jobs: list[tuple[float, str, str]] | None,
+    now: dt.datetime,
+    settings_changed: dt.datetime | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One look on the master: the new state and the decision (``end``: why the cluster ends now, or empty).
 
     ``jobs`` is Disco's job list, or None when Disco did not answer (then the cluster counts as idle: a master
-    whose Disco is down runs no job, and must not bill for ever).
+    whose Disco is down runs no job, and must not bill for ever). ``settings_changed`` (when the settings file
+    was last written: a launch.yml that changed them) counts as activity, so that a shorter idle timeout never
+    ends the cluster under the run that set it.
     """
     state = dict(state)
     state.setdefault("first_seen", iso(now))
     last_busy = parse_time(state.get("last_busy")) or parse_time(state["first_seen"]) or now
+    if settings_changed is not None:
+        last_busy = max(last_busy, min(settings_changed, now))
     active = [name for _start, status, name in jobs or [] if status == "active"]
     if active:
         last_busy = now
@@ -214,11 +223,18 @@ def set_motd(config: dict[str, Any], text: str) -> None:
         os.remove(path)
 
 
-def master_run(config: dict[str, Any], dry_run: bool) -> int:
+def changed_at(path: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(os.stat(path).st_mtime, dt.UTC)
+    except OSError:
+        return None
+
+
+def master_run(config: dict[str, Any], dry_run: bool, config_path: str = CONFIG) -> int:
     state_path = os.path.join(config["state_dir"], "state.json")
     now = now_utc()
     jobs = read_jobs(config)
-    state, decision = master_look(config, load_json(state_path), jobs, now)
+    state, decision = master_look(config, load_json(state_path), jobs, now, changed_at(config_path))
     write_json(state_path, state, 0o600)
     if jobs is None:
         log(4, f"Disco's master did not answer at {config['master_url']}: counted as idle")
@@ -317,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not int(config.get("idle_timeout") or 0) and not float(config.get("max_lifetime") or 0):
         return 0
-    return master_run(config, args.dry_run) if config["role"] == "master" else slave_run(config, args.dry_run)
+    if config["role"] == "master":
+        return master_run(config, args.dry_run, args.config)
+    return slave_run(config, args.dry_run)
 
 
 if __name__ == "__main__":
