@@ -12,11 +12,9 @@ Two short-lived containers with unique names, removed whatever happens. Needs do
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
-import sys
 import threading
 import uuid
 from pathlib import Path
@@ -25,6 +23,7 @@ import pytest
 import yaml
 from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import user_data
 from ansible_collections.disposable.disco.plugins.module_utils.disco_localcloud import meta_data
+from support import role_files
 
 pytestmark = pytest.mark.slow
 
@@ -80,12 +79,7 @@ def test_the_admin_user_gets_the_mgmt_key_from_the_user_data_alone(image, contai
 
 
 def _imds():
-    spec = importlib.util.spec_from_file_location("imds", REPO / "roles/disco_localcloud/files/imds.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["imds"] = module
-    spec.loader.exec_module(module)
-    return module
+    return role_files.load("imds", "roles/disco_localcloud/files/imds.py")
 
 
 NODE_SCRIPT = """

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
-import importlib.util
 import json
 import os
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,15 +17,10 @@ import pytest
 from ansible_collections.disposable.disco.plugins.module_utils import disco_lifetime as lifetime
 from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2_plan import make_plan
 from ansible_collections.disposable.disco.plugins.modules.disco_ec2_fleet import instance_tags
+from support import role_files
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = importlib.util.spec_from_file_location(
-    "disco_lifetime_agent", REPO / "roles/disco_lifetime/files/disco_lifetime.py"
-)
-assert SPEC and SPEC.loader
-agent = importlib.util.module_from_spec(SPEC)
-sys.modules["disco_lifetime_agent"] = agent
-SPEC.loader.exec_module(agent)
+agent = role_files.load("disco_lifetime_agent", "roles/disco_lifetime/files/disco_lifetime.py")
 
 T0 = dt.datetime(2026, 12, 2, 6, 0, 0, tzinfo=dt.UTC)
 MASTER = {"role": "master", "idle_timeout": 600, "max_lifetime": 0, "started": "", "warning": 300, "grace": 60}

@@ -5,30 +5,20 @@ until its instances file announces a notice, and a stand-in of Disco's master re
 from __future__ import annotations
 
 import http.server
-import importlib.util
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from support import role_files
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def load(name: str, path: str) -> object:
-    spec = importlib.util.spec_from_file_location(name, REPO / path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-watch = load("disco_spot_watch", "roles/disco_spot/files/disco_spot_watch.py")
-imds = load("imds_for_spot", "roles/disco_localcloud/files/imds.py")
+watch = role_files.load("disco_spot_watch", "roles/disco_spot/files/disco_spot_watch.py")
+imds = role_files.load("imds_for_spot", "roles/disco_localcloud/files/imds.py")
 
 NOTICE = {"action": "terminate", "time": "2026-12-02T07:02:00Z"}
 

@@ -4,7 +4,6 @@ credentials the metadata service hands out (boto3's default chain, the instance 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,13 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import role_files
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = importlib.util.spec_from_file_location("imds", REPO / "roles/disco_localcloud/files/imds.py")
-assert SPEC and SPEC.loader
-imds = importlib.util.module_from_spec(SPEC)
-sys.modules["imds"] = imds
-SPEC.loader.exec_module(imds)
+imds = role_files.load("imds", "roles/disco_localcloud/files/imds.py")
 
 PROFILE = "nodes-profile"
 ROLE = "nodes-role"

@@ -5,10 +5,8 @@ filters and event shape) and the real moto server; the end-to-end test runs it a
 from __future__ import annotations
 
 import http.server
-import importlib.util
 import json
 import socketserver
-import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -16,13 +14,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from support import role_files
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = importlib.util.spec_from_file_location("lifecycle", REPO / "roles/disco_localcloud/files/lifecycle.py")
-assert SPEC and SPEC.loader
-lifecycle = importlib.util.module_from_spec(SPEC)
-sys.modules["lifecycle"] = lifecycle
-SPEC.loader.exec_module(lifecycle)
+lifecycle = role_files.load("lifecycle", "roles/disco_localcloud/files/lifecycle.py")
 
 CLUSTER = "c1"
 
