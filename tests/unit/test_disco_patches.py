@@ -1,4 +1,4 @@
-"""The patches of role disco_install against the pinned sources, and what the client-side ones change.
+"""The patches of role disco_install against the pinned sources, and what the proxy ones change.
 
 Every patch of `disco_install_patches` applies, in its order, to the pinned commit of its repository (the checkouts
 of DISCO_SOURCES, as the role applies them on the build host); the patched `disco.util` then proxies what a laptop
@@ -90,3 +90,11 @@ def test_results_and_blobs_go_through_the_proxy_external_urls_do_not(patched: di
         "https://ip-172-31-0-5:8989/x",  # only http is proxied
         result,  # no proxy set: the url as it is (the nodes themselves)
     ]
+
+
+def test_the_proxy_lighttpd_config_binds_the_loopback_only(patched: dict[str, Path]) -> None:
+    """The template disco_proxy.erl writes lighttpd's config from (the proxy relays PUTs to any node)."""
+    source = (patched["disco"] / "master/src/disco_proxy.erl").read_text()
+    template = source.split("-define(LIGHTTPD_CONFIG_TEMPLATE,", 1)[1].split(").", 1)[0]
+    assert '"server.bind = \\"127.0.0.1\\"\\n"' in template
+    assert template.count("server.bind") == 1
