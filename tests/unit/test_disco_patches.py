@@ -47,7 +47,12 @@ def patched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         git("checkout", "-q", DEFAULTS["disco_install_repos"][name]["version"], cwd=tree)
         for patch in patches:
             applied = subprocess.run(
-                ["git", "apply", str(ROLE / "files" / patch)], cwd=tree, capture_output=True, text=True, timeout=60
+                ["git", "apply", str(ROLE / "files" / patch)],
+                cwd=tree,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
             )
             assert applied.returncode == 0, f"{patch} does not apply after the ones before it: {applied.stderr}"
         trees[name] = tree
@@ -64,7 +69,9 @@ def proxied(tree: Path, *calls: str) -> list[str]:
     """proxy_url(...) of the patched library, in a Python of its own (the library reads settings at import)."""
     script = "from disco.util import proxy_url\n" + "".join(f"print(proxy_url({call}))\n" for call in calls)
     env = {"PATH": os.environ["PATH"], "HOME": str(tree), "PYTHONPATH": str(tree / "lib")}
-    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert run.returncode == 0, run.stderr
     return run.stdout.splitlines()
 
