@@ -47,9 +47,7 @@ def _base_names(node: ast.ClassDef) -> list[str]:
     return names
 
 
-def job_classes(source: str, filename: str = "<job>") -> list[str]:
-    """Top-level classes of ``source`` deriving from ``Job`` or from such a class of the same file, in order."""
-    tree = ast.parse(source, filename=filename)
+def _classes(tree: ast.Module) -> list[str]:
     found: list[str] = []
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and any(name == "Job" or name in found for name in _base_names(node)):
@@ -57,11 +55,19 @@ def job_classes(source: str, filename: str = "<job>") -> list[str]:
     return found
 
 
-def job_functions(source: str, filename: str = "<job>") -> list[str]:
-    """The top-level functions ``map`` and ``reduce`` of ``source`` (Disco's tutorial form of a job), in that order."""
-    tree = ast.parse(source, filename=filename)
+def _functions(tree: ast.Module) -> list[str]:
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     return [name for name in ("map", "reduce") if name in defined]
+
+
+def job_classes(source: str, filename: str = "<job>") -> list[str]:
+    """Top-level classes of ``source`` deriving from ``Job`` or from such a class of the same file, in order."""
+    return _classes(ast.parse(source, filename=filename))
+
+
+def job_functions(source: str, filename: str = "<job>") -> list[str]:
+    """The top-level functions ``map`` and ``reduce`` of ``source`` (Disco's tutorial form of a job), in that order."""
+    return _functions(ast.parse(source, filename=filename))
 
 
 def check_job_file(path: str, job_class: str = "") -> dict[str, Any]:
@@ -76,8 +82,8 @@ def check_job_file(path: str, job_class: str = "") -> dict[str, Any]:
         raise JobInputError("job", f"{path} is not a file" if os.path.exists(path) else f"{path} does not exist")
     try:
         with open(path, encoding="utf-8") as handle:
-            source = handle.read()
-        classes, functions = job_classes(source, path), job_functions(source, path)
+            tree = ast.parse(handle.read(), filename=path)
+        classes, functions = _classes(tree), _functions(tree)
     except (SyntaxError, UnicodeDecodeError, ValueError) as error:
         raise JobInputError("job", f"{path} is not Python that parses: {error}") from None
     if job_class:
@@ -124,11 +130,13 @@ def classify_input(value: str) -> dict[str, Any]:
     if "://" in text:
         raise JobInputError("input", f"{text}: neither a local file, an s3:// nor an http(s):// URL, nor a tag://")
     if os.path.isdir(text):
-        files = sorted(os.path.join(text, name) for name in os.listdir(text))
-        files = [name for name in files if os.path.isfile(name)]
+        directory = os.path.abspath(text)
+        files = [
+            path for path in sorted(os.path.join(directory, n) for n in os.listdir(directory)) if os.path.isfile(path)
+        ]
         if not files:
             raise JobInputError("input", f"{text} is a directory with no file in it")
-        return {"kind": "directory", "path": os.path.abspath(text), "files": [os.path.abspath(f) for f in files]}
+        return {"kind": "directory", "path": directory, "files": files}
     if os.path.isfile(text):
         return {"kind": "file", "path": os.path.abspath(text)}
     raise JobInputError("input", f"{text} is no local file, and neither an s3:// nor an http(s):// URL nor a tag://")

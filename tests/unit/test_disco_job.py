@@ -115,21 +115,24 @@ def test_relative_inputs_become_absolute(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
+    ("check", "value", "message"),
     [
-        ("ftp://host/file", "neither a local file"),
-        ("s3://Bad_Bucket/x", "'Bad_Bucket' is not an S3 bucket name"),
-        ("s3://a..b/x", "is not an S3 bucket name"),
-        ("http:///nohost", "an http URL with no host"),
-        ("tag://has space", "not a DDFS tag name"),
-        ("tag://dotted.name", "not a DDFS tag name"),
-        ("/no/such/file.txt", "/no/such/file.txt is no local file"),
-        ("  ", "an empty input"),
+        (disco_job.classify_input, "ftp://host/file", "neither a local file"),
+        (disco_job.classify_input, "s3://Bad_Bucket/x", "'Bad_Bucket' is not an S3 bucket name"),
+        (disco_job.classify_input, "s3://a..b/x", "is not an S3 bucket name"),
+        (disco_job.classify_input, "http:///nohost", "an http URL with no host"),
+        (disco_job.classify_input, "tag://has space", "not a DDFS tag name"),
+        (disco_job.classify_input, "tag://dotted.name", "not a DDFS tag name"),
+        (disco_job.classify_input, "/no/such/file.txt", "/no/such/file.txt is no local file"),
+        (disco_job.classify_input, "  ", "an empty input"),
+        (disco_job.classify_output, "http://example.org/out", "neither a local file nor an s3:// prefix"),
+        (disco_job.classify_output, "s3://x/out", "'x' is not an S3 bucket name"),
+        (disco_job.classify_output, "/no/such/dir/out.tsv", "its directory /no/such/dir does not exist"),
     ],
 )
-def test_bad_inputs_are_named(value: str, message: str) -> None:
-    bad = error(disco_job.classify_input, value)
-    assert bad.field == "input"
+def test_bad_inputs_and_outputs_are_named(check, value: str, message: str) -> None:
+    bad = error(check, value)
+    assert bad.field == check.__name__.removeprefix("classify_")
     assert message in str(bad)
 
 
@@ -150,20 +153,6 @@ def test_outputs(tmp_path: Path) -> None:
         "kind": "file",
         "path": str(tmp_path / "counts.tsv"),
     }
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        ("http://example.org/out", "neither a local file nor an s3:// prefix"),
-        ("s3://x/out", "'x' is not an S3 bucket name"),
-        ("/no/such/dir/out.tsv", "its directory /no/such/dir does not exist"),
-    ],
-)
-def test_bad_outputs_are_named(value: str, message: str) -> None:
-    bad = error(disco_job.classify_output, value)
-    assert bad.field == "output"
-    assert message in str(bad)
 
 
 def test_a_directory_is_no_output_file(tmp_path: Path) -> None:
