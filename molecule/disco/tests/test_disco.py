@@ -425,11 +425,12 @@ def test_word_count_to_s3_through_disco_s3(
 
 @pytest.fixture(scope="module")
 def laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """This machine as a user's laptop: an SSH tunnel to the master's 8989 and Disco's Python client.
+    """This machine as a user's laptop: one SSH tunnel to Disco's proxy on the master and Disco's Python client.
 
-    As docs/disco-cluster.md says: `ssh -L 8989:localhost:8989 admin@<master>` (here the master's sshd is published
-    on 127.0.0.1; the key is authorised for admin, host key checking stays on) and the client library copied from
-    the master. Yields the environment a job script runs with.
+    `ssh -L <port>:127.0.0.1:8999 admin@<master>` (here the master's sshd is published on 127.0.0.1; the key is
+    authorised for admin, host key checking stays on) and the client library copied from the master; DISCO_MASTER
+    and DISCO_PROXY both name the tunnel, so the master's API and every node's data (results, blobs) go through
+    the proxy. Yields the environment a job script runs with.
     """
     home = tmp_path_factory.mktemp("laptop")
     key = home / "id_ed25519"
@@ -456,7 +457,7 @@ def laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     tunnel = subprocess.Popen([
         "ssh", "-N", "-i", str(key), "-p", ssh_port, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
         "-o", f"UserKnownHostsFile={home / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes",
-        "-o", "ExitOnForwardFailure=yes", "-L", f"127.0.0.1:{local_port}:localhost:8989", "admin@127.0.0.1",
+        "-o", "ExitOnForwardFailure=yes", "-L", f"127.0.0.1:{local_port}:127.0.0.1:8999", "admin@127.0.0.1",
     ])
     # fmt: on
     try:
@@ -527,6 +528,74 @@ def test_job_from_a_laptop_through_the_ssh_tunnel(
     assert set(assigned_hosts(result["events"], "map")) <= set(SLAVES)
     assert s3_counts(s3, bucket, result["job"]) == expected
     FIGURES["word count from the laptop via the tunnel, to S3"] = f"{result['seconds']} s"
+
+
+def listening(host: str, port: int) -> list[str]:
+    """Local addresses of the host's listening TCP sockets on ``port`` (IPv4 and IPv6), from /proc/net/tcp*."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in docker("exec", host, "cat", table).stdout.splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                found.append(address)
+    return found
+
+
+def test_the_proxy_listens_on_the_masters_loopback_only() -> None:
+    """lighttpd, started by the master (DISCO_PROXY_ENABLED), on 127.0.0.1:8999; Debian's own lighttpd is off."""
+    assert listening(MASTER, 8999) == ["0100007F"], "the proxy listens on 127.0.0.1 only"
+    assert listening(MASTER, 80) == [], "Debian's lighttpd service is stopped"
+    for slave in SLAVES:
+        assert listening(slave, 8999) == [], f"{slave} runs no proxy"
+
+
+def laptop_python(laptop: dict, code: str, timeout: float = 300) -> object:
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=laptop["env"], capture_output=True, text=True, timeout=timeout
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_results_and_ddfs_from_the_laptop_through_the_proxy(
+    corpus: tuple[str, collections.Counter[str]], laptop: dict
+) -> None:
+    """result_iterator over a job's results (files on the slaves), ddfs push and pull, all through the one tunnel."""
+    tag, expected = corpus
+    result = run_job(f"molecule-proxy-{RUN}", tag)
+    assert result["status"] == "ready", result["error"]
+    assert all("." in url.split("/", 3)[3] for url in result["results"]), "result paths have dots (results.gz)"
+    code = (
+        "import json, sys\n"
+        "from disco.core import result_iterator\n"
+        "counts = {}\n"
+        f"for word, count in result_iterator({result['results']!r}):\n"
+        "    word = word.decode() if isinstance(word, bytes) else word\n"
+        "    counts[word] = counts.get(word, 0) + int(count)\n"
+        "print(json.dumps(counts))\n"
+    )
+    started = time.monotonic()
+    assert laptop_python(laptop, code) == dict(expected)  # every word, every count, read from the slaves
+    FIGURES["result_iterator from the laptop via the proxy"] = f"{time.monotonic() - started:.1f} s"
+    pushed = Path(laptop["dir"]) / "pushed.txt"
+    content = "".join(f"laptop line {number}\n" for number in range(1000))
+    pushed.write_text(content)
+    name = f"data:laptop-{RUN}"
+    code = (
+        "import json\n"
+        "from disco.ddfs import DDFS\n"
+        "ddfs = DDFS()\n"
+        f"ddfs.push({name!r}, [{str(pushed)!r}])\n"
+        f"blobs = [list(replicas) for replicas in ddfs.blobs({name!r})]\n"
+        f"data = b''.join(blob.read() for blob in ddfs.pull({name!r}))\n"
+        "print(json.dumps({'blobs': blobs, 'data': data.decode()}))\n"
+    )
+    pulled = laptop_python(laptop, code)
+    assert pulled["data"] == content, "pulled through the proxy as pushed"
+    replicas = pulled["blobs"][0]
+    assert len(pulled["blobs"]) == 1 and len(replicas) == len(SLAVES), f"one blob on both slaves: {replicas}"
+    assert as_disco("ddfs", "cat", name) == content, "the master reads what the laptop pushed"
 
 
 def test_disco_functional_suite_fast_set(tmp_path: Path) -> None:
