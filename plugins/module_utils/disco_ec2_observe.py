@@ -264,6 +264,6 @@ def summarise(
     if master is not None:
         jump = f"-J {ssh['ssh_jump_host']} " if ssh.get("ssh_jump_host") else ""
         where = master["private_ip_address"] if jump else master["address"]
-        summary["tunnel_command"] = f"ssh {jump}-N -L 8989:localhost:8989 {ssh_user}@{where}"
-        summary["proxy_export"] = "export DISCO_PROXY=http://localhost:8989"
+        summary["tunnel_command"] = f"ssh {jump}-N -L 8989:127.0.0.1:8999 {ssh_user}@{where}"
+        summary["proxy_export"] = "export DISCO_PROXY=http://localhost:8989 DISCO_MASTER=http://localhost:8989"
     return summary

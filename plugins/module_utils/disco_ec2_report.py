@@ -54,7 +54,7 @@ def report_lines(cluster_name: str, summary: dict[str, Any]) -> list[str]:
             f"{request['state']}/{request['status_code']} {request['status_message']}".rstrip()
         )
     if summary["master"] is not None:
-        lines.append(f"SSH tunnel to Disco's web UI: {summary['tunnel_command']}")
+        lines.append(f"SSH tunnel to Disco (web UI, API, nodes' data through its proxy): {summary['tunnel_command']}")
         lines.append(f"then: {summary['proxy_export']}")
     else:
         lines.append("No running master.")

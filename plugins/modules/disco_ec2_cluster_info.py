@@ -280,15 +280,17 @@ plan:
       description: Number of changing actions in the plan.
       type: int
 tunnel_command:
-  description: The SSH command that forwards Disco's web port 8989 of the master to localhost.
+  description:
+    - The SSH command that forwards localhost:8989 to Disco's proxy on the master (its 127.0.0.1:8999), which
+      serves the web UI, the master's API and the nodes' data (results, DDFS blobs).
   returned: always
   type: str
-  sample: ssh -N -L 8989:localhost:8989 admin@203.0.113.10
+  sample: ssh -N -L 8989:127.0.0.1:8999 admin@203.0.113.10
 proxy_export:
   description: The shell line that points Disco's client at the tunnel.
   returned: always
   type: str
-  sample: export DISCO_PROXY=http://localhost:8989
+  sample: export DISCO_PROXY=http://localhost:8989 DISCO_MASTER=http://localhost:8989
 status_report:
   description: A human-readable status, one line per node and per open or failed request, then the tunnel.
   returned: always

@@ -126,5 +126,5 @@ def test_no_public_ip_with_the_master_as_jump_host_and_with_a_bastion(lab):
     instances = lab.instances("netbastion")
     assert len(instances) == 3 and all(not i.get("PublicIpAddress") for i in instances)
     (master,) = by_role(instances, "master")
-    tunnel = f"ssh -J ec2-user@bastion.example.org:2222 -N -L 8989:localhost:8989 admin@{master['PrivateIpAddress']}"
+    tunnel = f"ssh -J ec2-user@bastion.example.org:2222 -N -L 8989:127.0.0.1:8999 admin@{master['PrivateIpAddress']}"
     assert tunnel in " ".join(run.output.split()), "the status's tunnel goes through the bastion"

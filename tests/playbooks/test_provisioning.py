@@ -85,8 +85,8 @@ def test_fresh_launch_creates_master_slaves_group_and_tags(lab, seen):
     assert [g["GroupId"] for p in internal for g in p["UserIdGroupPairs"]] == [group["GroupId"]]
     assert not any(r["CidrIp"] == "0.0.0.0/0" for p in ingress for r in p["IpRanges"])
 
-    assert f"ssh -N -L 8989:localhost:8989 admin@{master['PublicIpAddress']}" in run.output
-    assert "export DISCO_PROXY=http://localhost:8989" in run.output
+    assert f"ssh -N -L 8989:127.0.0.1:8999 admin@{master['PublicIpAddress']}" in run.output
+    assert "export DISCO_PROXY=http://localhost:8989 DISCO_MASTER=http://localhost:8989" in run.output
     seen["first_slaves"] = {s["InstanceId"] for s in slaves}
 
 

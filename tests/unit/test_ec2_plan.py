@@ -208,11 +208,11 @@ def test_hostvars_carry_the_plans_multiplier_and_status_names_type_and_zone():
     assert master["hostvars"]["disco_multiplier"] == 1 and slave["hostvars"]["disco_multiplier"] == 2
     assert slave["hostvars"]["ansible_host"] == "10.0.0.2"
     assert slave["hostvars"]["ansible_ssh_common_args"] == "-o ProxyJump=admin@203.0.113.5"
-    assert summary["tunnel_command"] == "ssh -N -L 8989:localhost:8989 admin@203.0.113.5"
+    assert summary["tunnel_command"] == "ssh -N -L 8989:127.0.0.1:8999 admin@203.0.113.5"
     lines = reporting.report_lines(NAME, summary)
     assert any("i-2" in line and "m5.large" in line and "us-east-1a" in line for line in lines)
     assert any("sir-f" in line and "bad-parameters" in line for line in lines)
-    assert lines[-1] == "then: export DISCO_PROXY=http://localhost:8989"
+    assert lines[-1] == "then: export DISCO_PROXY=http://localhost:8989 DISCO_MASTER=http://localhost:8989"
     problems = reporting.problem_lines(summary, {"slave/default": 1})
     assert any("sir-f" in line for line in problems) and "  slave/default: 1 node(s) missing" in problems
 
@@ -346,5 +346,5 @@ def test_a_bastion_reaches_every_node_at_its_private_address():
     assert hostvars["ansible_ssh_common_args"] == "-o ProxyJump=ec2-user@bastion.example.org:2222"
     summary = observing.summarise(NAME, observing.observe(KEY, NAME, [], [instance("i-1", "master")]), ssh)
     assert summary["tunnel_command"] == (
-        "ssh -J ec2-user@bastion.example.org:2222 -N -L 8989:localhost:8989 admin@10.0.0.1"
+        "ssh -J ec2-user@bastion.example.org:2222 -N -L 8989:127.0.0.1:8999 admin@10.0.0.1"
     )
