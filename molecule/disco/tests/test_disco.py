@@ -565,7 +565,8 @@ def test_results_and_ddfs_from_the_laptop_through_the_proxy(
     tag, expected = corpus
     result = run_job(f"molecule-proxy-{RUN}", tag)
     assert result["status"] == "ready", result["error"]
-    assert all("." in url.split("/", 3)[3] for url in result["results"]), "result paths have dots (results.gz)"
+    paths = [replicas[0].split("/", 3)[3] for replicas in result["results"]]  # one list of replica URLs each
+    assert all("." in path for path in paths), f"result paths have dots (.results): {paths}"
     code = (
         "import json, sys\n"
         "from disco.core import result_iterator\n"
