@@ -47,6 +47,8 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SCRIPT = REPO / "scripts" / "local-cluster.sh"
 JOB = HERE / "wordcount_job.py"
+LAPTOP_JOB = HERE / "laptop_job.py"
+CLIENT = REPO / "playbooks" / "client.yml"
 DISCO_S3 = REPO / "plugins" / "module_utils" / "disco_s3.py"
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 TIMING = re.compile(
@@ -269,6 +271,53 @@ class LocalCloud:
         self.timings.append((f"job {run}", {"job": seconds}))
         return summary
 
+    @property
+    def client_dir(self) -> Path:
+        return Path.home() / ".cache/disposable-disco/clusters" / self.cluster
+
+    def client_playbook(self, label: str) -> dict[str, dict[str, int]]:
+        """playbooks/client.yml with this cluster's configuration, as a user runs it; its recap.
+
+        No pip packages: the test talks to no index (the default, boto3, is for disco_s3's S3 calls on a laptop).
+        """
+        started = time.monotonic()
+        result = subprocess.run(
+            ["ansible-playbook", str(CLIENT), "-e", f"@{self.config_path}", "-e", '{"disco_client_pip_packages": []}'],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        (self.workdir / f"{label}.log").write_text(output)
+        assert result.returncode == 0, f"client.yml failed ({label}):\n{output[-8000:]}"
+        self.timings.append((label, {"wall": time.monotonic() - started}))
+        return recap_of(output)
+
+    def from_laptop(self, command: str, timeout: int = 600) -> str:
+        """COMMAND in a shell that has sourced the client's env file and nothing else of this test's environment."""
+        result = subprocess.run(
+            ["bash", "-c", f"source {self.client_dir / 'env'} && {command}"],
+            cwd=self.workdir,
+            env={"HOME": str(Path.home()), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        output = f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+        assert result.returncode == 0, f"{command} failed on the laptop:\n{output}"
+        return result.stdout
+
+    def tunnel_alive(self) -> bool:
+        socket_path = self.client_dir / "tunnel.sock"
+        check = subprocess.run(
+            ["ssh", "-S", str(socket_path), "-O", "check", "disco"], capture_output=True, timeout=30, check=False
+        )
+        return check.returncode == 0
+
     def announce_interruption(self, instance_id: str) -> None:
         """The local cloud's metadata service gives ``instance_id`` a spot interruption notice (its instances file,
         re-read on change), as EC2 gives one about two minutes before it reclaims the instance."""
@@ -429,6 +478,30 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     assert not first["shipped_disco_s3"], "disco_s3 is on the nodes' python3 path (role disco_jobtools)"
     assert any(host != nodes[cloud.master()]["labels"]["disposable-disco-hostname"] for host in first["tasks_by_host"])
 
+    # 3b. The laptop (this machine) as a user's: playbooks/client.yml makes the client (the master's library in a
+    #     venv, one SSH tunnel to Disco's proxy on the master, an env file); from a shell that only sourced that
+    #     file, `ddfs push` of local files, a job defined by functions (this machine's Python 3.11 is bookworm's)
+    #     on that tag, result_iterator over its results (files on the slaves) with exact counts, `disco jobs`.
+    #     A second run changes nothing and keeps the live tunnel.
+    cloud.client_playbook("client")
+    assert cloud.tunnel_alive()
+    laptop_texts = texts_for(4, 3)
+    for number, text in enumerate(laptop_texts):
+        (cloud.workdir / f"laptop-{number}.txt").write_text(text)
+    tag = f"data:laptop-{cloud.cluster}"
+    cloud.from_laptop(f"ddfs push {tag} ./laptop-0.txt ./laptop-1.txt ./laptop-2.txt")
+    assert sorted(cloud.from_laptop(f"ddfs ls {tag}").split()) == [tag]
+    started = time.monotonic()
+    laptop = json.loads(cloud.from_laptop(f"python3 {LAPTOP_JOB} {tag}").strip().splitlines()[-1])
+    cloud.timings.append(("job from laptop", {"job": time.monotonic() - started}))
+    assert laptop["counts"] == dict(collections.Counter(w for text in laptop_texts for w in text.split()))
+    assert laptop["results"] and all(r[0].startswith("dir://") for r in laptop["results"]), laptop["results"]
+    assert laptop["job"] in cloud.from_laptop("disco jobs")
+    port = re.search(r"DISCO_MASTER=http://localhost:(\d+)", (cloud.client_dir / "env").read_text()).group(1)
+    recap = cloud.client_playbook("client-re-run")
+    assert recap["localhost"]["changed"] == 0, recap
+    assert cloud.tunnel_alive() and f"localhost:{port}" in (cloud.client_dir / "env").read_text()
+
     # 4. Spot interruption, then loss: the local cloud's metadata service announces an interruption to a slave
     #    (as EC2 does two minutes before); its spot watch has the master blacklist it, and a job runs with no task
     #    on it, counts exact. Then EC2 reclaims it (terminated in moto) and the next launch replaces it.
@@ -497,6 +570,7 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     # 7. Teardown (moto kept to look at what is left in it), then a second one that removes moto too.
     cloud.script("down", "-e", "disco_localcloud_moto_keep=true", label="teardown")
     assert cloud.containers() == {}
+    assert not cloud.tunnel_alive() and not cloud.client_dir.exists(), "teardown closed the client's tunnel"
     assert docker("network", "ls", "-q", "--filter", f"name=^disco-{cloud.cluster}$").strip() == ""
     assert cloud.cluster_instances() == []
     requests = cloud.client("ec2").describe_spot_instance_requests(
