@@ -28,7 +28,8 @@ def test_client_without_a_running_master_fails_naming_the_cluster(lab):
     lab.config = base_config(NAME)
     run = lab.playbook("playbooks/client.yml")
     assert run.returncode != 0
-    assert f"Cluster {NAME} has no running master in us-east-1 (no master instance is pending or running)" in flat(run.output), run.output[-3000:]
+    expected = f"Cluster {NAME} has no running master in us-east-1 (no master instance is pending or running)"
+    assert expected in flat(run.output), run.output[-3000:]
     assert "playbooks/launch.yml" in run.output
     assert run.mutating_calls == [], run.calls
     assert not (client_dir(lab.env["HOME"], NAME) / "env").exists()
