@@ -46,3 +46,35 @@ def test_client_of_a_master_that_is_not_running_says_its_state(lab):
     assert f"Cluster {NAME} has no running master in us-east-1" in flat(run.output), run.output[-3000:]
     assert run.mutating_calls == [], run.calls
     lab.teardown().ok()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"job": "missing.py"}, "job: {dir}/missing.py does not exist"),
+        ({"job": "notajob.py"}, "job: {dir}/notajob.py defines no Disco job"),
+        ({"job": "word-count.py"}, "must be NAME.py with NAME a Python identifier"),
+        ({"job": "wordcount.py", "input": "ftp://example.org/x"}, "input: ftp://example.org/x: neither a local file"),
+        ({"job": "wordcount.py", "input": ["texts", "nowhere.txt"]}, "input: {dir}/nowhere.txt is no local file"),
+        ({"job": "wordcount.py", "output": "no/such/dir/out.tsv"}, "output: {dir}/no/such/dir/out.tsv: its directory"),
+    ],
+)
+def test_job_with_bad_input_fails_before_anything_is_sent(lab, tmp_path, extra, message):
+    """job.yml checks the job file, inputs and output first: the error names the field; no EC2 call, no client."""
+    (tmp_path / "wordcount.py").write_text("def map(line, params):\n    yield line, 1\n")
+    (tmp_path / "word-count.py").write_text("def map(line, params):\n    yield line, 1\n")
+    (tmp_path / "notajob.py").write_text("print('hello')\n")
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "a.txt").write_text("a b\n")
+    absolute = {
+        key: ([str(tmp_path / v) for v in value] if isinstance(value, list) else str(tmp_path / value))
+        if key != "input" or "://" not in str(value)
+        else value
+        for key, value in extra.items()
+    }
+    lab.config = base_config(NAME)
+    run = lab.playbook("playbooks/job.yml", config=absolute)
+    assert run.returncode != 0
+    assert message.format(dir=tmp_path) in flat(run.output), run.output[-3000:]
+    assert run.calls == [], "nothing was asked of EC2 before the job's input was checked"
+    assert not (client_dir(lab.env["HOME"], NAME) / "env").exists()
