@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any
 
+SIGNED_URL_SECONDS = 24 * 3600  # a signed input URL lasts a day (temporary credentials end theirs sooner)
 POLL_MILLISECONDS = 3000  # the master's long poll for the job's end, between two progress lines
 
 
@@ -66,7 +67,9 @@ def expand_inputs(spec: dict[str, Any]) -> list[Any]:
                 raise SystemExit(f"input: nothing under s3://{entry['bucket']}/{entry['prefix']}")
             signer = disco_s3.S3Connection.from_params(signing).client()
             inputs += [
-                signer.generate_presigned_url("get_object", Params={"Bucket": entry["bucket"], "Key": key})
+                signer.generate_presigned_url(
+                    "get_object", Params={"Bucket": entry["bucket"], "Key": key}, ExpiresIn=SIGNED_URL_SECONDS
+                )
                 for key in keys
             ]
     return inputs
