@@ -49,6 +49,8 @@ SCRIPT = REPO / "scripts" / "local-cluster.sh"
 JOB = HERE / "wordcount_job.py"
 LAPTOP_JOB = HERE / "laptop_job.py"
 CLIENT = REPO / "playbooks" / "client.yml"
+JOBS = REPO / "examples" / "jobs"
+JOB_PLAYBOOK = "ansible-playbook", str(REPO / "playbooks" / "job.yml")
 DISCO_S3 = REPO / "plugins" / "module_utils" / "disco_s3.py"
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 TIMING = re.compile(
@@ -296,6 +298,22 @@ class LocalCloud:
         self.timings.append((label, {"wall": time.monotonic() - started}))
         return recap_of(output)
 
+    def job_playbook(self, label: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        """playbooks/job.yml with this cluster's configuration and EXTRA (-e ...), as a user runs it."""
+        started = time.monotonic()
+        result = subprocess.run(
+            [*JOB_PLAYBOOK, "-e", f"@{self.config_path}", "-e", '{"disco_client_pip_packages": []}', *extra],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        (self.workdir / f"{label}.log").write_text(result.stdout + result.stderr)
+        self.timings.append((label, {"wall": time.monotonic() - started}))
+        return result
+
     def from_laptop(self, command: str, timeout: int = 600) -> str:
         """COMMAND in a shell that has sourced the client's env file and nothing else of this test's environment."""
         result = subprocess.run(
@@ -501,6 +519,50 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     recap = cloud.client_playbook("client-re-run")
     assert recap["localhost"]["changed"] == 0, recap
     assert cloud.tunnel_alive() and f"localhost:{port}" in (cloud.client_dir / "env").read_text()
+
+    # 3c. job.yml with the examples (examples/jobs/): a word count of functions over a local directory into a local
+    #     file, a join as a job class over two local files, the article's job into moto's S3 (gzip line files
+    #     written by the reduce tasks through disco_s3; its S3 input signing is unit-tested), and a job that fails:
+    #     a non-zero exit with the task's error.
+    texts_dir = cloud.workdir / "texts"
+    texts_dir.mkdir()
+    for number, text in enumerate(laptop_texts):
+        (texts_dir / f"part-{number}.txt").write_text(text)
+    run = cloud.job_playbook(
+        "job-wordcount", "-e", f"job={JOBS / 'wordcount.py'}", "-e", "input=texts/", "-e", "output=counts.tsv"
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    assert re.search(r"wordcount@\S+ (active|ready): map \d+/3 done", run.stdout), "progress lines"
+    counted = dict(line.split("\t") for line in (cloud.workdir / "counts.tsv").read_text().splitlines())
+    assert {word: int(count) for word, count in counted.items()} == laptop["counts"]
+    (cloud.workdir / "users.csv").write_text("user,1,ada\nuser,2,bob\nuser,3,cy\n")
+    (cloud.workdir / "orders.csv").write_text("order,1,30\norder,1,12\norder,2,5\norder,9,99\n")
+    run = cloud.job_playbook(
+        "job-join", "-e", f"job={JOBS / 'join.py'}", "-e", "input=users.csv,orders.csv", "-e", "output=totals.tsv"
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    assert sorted((cloud.workdir / "totals.tsv").read_text().splitlines()) == ["1\tada 42", "2\tbob 5"]
+    log_lines = [f'10.0.0.{n % 7} - - [02/Dec/2026] "GET /{n} HTTP/1.1" {200 if n % 3 else 404} 12' for n in range(90)]
+    (cloud.workdir / "access.log").write_text("\n".join(log_lines) + "\n")
+    run = cloud.job_playbook(
+        "job-s3",
+        "-e", f"job={JOBS / 's3_gzip.py'}", "-e", "input=access.log", "-e", f"output=s3://{BUCKET}/status/",
+        "-e", f"s3_endpoint=http://{cloud.moto_name}:5000",
+    )  # fmt: skip
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    s3 = cloud.client("s3")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="status/").get("Contents", [])]
+    assert len(keys) == 4 and all(key.endswith(".gz") for key in keys), keys
+    statuses: collections.Counter[str] = collections.Counter()
+    for key in keys:
+        for line in gzip.decompress(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()).decode().splitlines():
+            status, count = line.split("\t")
+            statuses[status] += int(count)
+    assert statuses == {"200": 60, "404": 30}
+    (cloud.workdir / "broken.py").write_text("def map(line, params):\n    raise ValueError('broken on purpose')\n")
+    run = cloud.job_playbook("job-broken", "-e", f"job={cloud.workdir / 'broken.py'}", "-e", "input=users.csv")
+    assert run.returncode != 0
+    assert "broken on purpose" in run.stdout + run.stderr, (run.stdout + run.stderr)[-6000:]
 
     # 4. Spot interruption, then loss: the local cloud's metadata service announces an interruption to a slave
     #    (as EC2 does two minutes before); its spot watch has the master blacklist it, and a job runs with no task
