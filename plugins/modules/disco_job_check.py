@@ -13,8 +13,8 @@ module: disco_job_check
 short_description: Check a Disco job file, its inputs and its output before anything is sent to the cluster
 version_added: 0.2.0
 description:
-  - Reads the job file with Python's C(ast) (it is not run): it must define a Disco job, a class deriving from
-    C(Job) or top-level functions C(map) (and C(reduce)), and be importable by its file name.
+  - Reads the job file with Python's C(ast), without running it. It must define a Disco job, a class deriving
+    from C(Job) or top-level functions C(map) (and C(reduce)), and be importable by its file name.
   - Classifies each input (a local file, a local directory of files, C(s3://bucket/prefix), an C(http(s)://) URL,
     a DDFS C(tag://name)) and the output (none, C(s3://bucket/prefix) or a local file to write).
   - Fails with a message naming the field (C(job), C(job_class), C(input), C(output)) and the value.
