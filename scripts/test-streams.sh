@@ -10,14 +10,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 make_cmd=${MAKE:-make}
-rcdir=$(mktemp -d)
-trap 'rm -rf "$rcdir"' EXIT
 
-stream() {  # name, make targets...
+stream() {  # name, make targets...; returns the stream's make status
   local name=$1 start=$SECONDS rc
   shift
-  # make test did setup and images once before: -o keeps each stream from redoing them (two at once would race).
-  "$make_cmd" --no-print-directory -o setup -o venv -o collections -o images -o docker "$@" 2>&1 | sed -u "s/^/[$name] /"
+  # make test did setup and images once before: -o keeps each stream from redoing them (two at once would race);
+  # -j1 keeps a stream's tiers in their order even when the user's make was given -j.
+  "$make_cmd" --no-print-directory -j1 -o setup -o venv -o collections -o images -o docker "$@" 2>&1 | sed -u "s/^/[$name] /"
   rc=${PIPESTATUS[0]}
   local took="$(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s"
   if [ "$rc" -eq 0 ]; then
@@ -25,22 +24,18 @@ stream() {  # name, make targets...
   else
     echo "[$name] stream FAILED (exit $rc) after $took"
   fi
-  echo "$rc" > "$rcdir/$name"
+  return "$rc"
 }
 
-if [ "${DISCO_TEST_STREAMS:-2}" = 1 ]; then
-  stream checks lint sanity build molecule
-  stream pytest pytest
-else
-  stream checks lint sanity build molecule &
-  stream pytest pytest &
-  wait
-fi
-
 status=0
-for name in checks pytest; do
-  rc=$(cat "$rcdir/$name" 2>/dev/null || echo 1)
-  [ "$rc" -eq 0 ] || status=1
-done
+if [ "${DISCO_TEST_STREAMS:-2}" = 1 ]; then
+  stream checks lint sanity build molecule || status=1
+  stream pytest pytest || status=1
+else
+  stream checks lint sanity build molecule & checks=$!
+  stream pytest pytest & pytest=$!
+  wait "$checks" || status=1
+  wait "$pytest" || status=1
+fi
 [ "$status" -eq 0 ] && echo "make test: all tiers passed" || echo "make test: a stream failed (see its last lines above)"
 exit "$status"
