@@ -78,7 +78,7 @@ def bench(slaves: int, extra: list[str], workdir: Path) -> dict[str, float]:
         {
             "disco_cluster_name": cluster,
             "disco_num_slaves": slaves,
-            "disco_ec2_endpoint": f"http://127.0.0.1:{free_port()}",
+            "disco_aws_endpoint": f"http://127.0.0.1:{free_port()}",
             "disco_localcloud_moto_name": moto_name,
         }
     )

@@ -19,17 +19,7 @@ export ANSIBLE_CONFIG="$here/ansible.cfg" ANSIBLE_COLLECTIONS_PATH="$here/.colle
 config=${DISCO_SUITE_CONFIG:-${DISCO_LOCAL_CONFIG:-examples/local.yml}}
 [ -r "$config" ] || { echo "[disco-suite] no configuration at $config (DISCO_SUITE_CONFIG)" >&2; exit 1; }
 
-read -r cluster local_cloud < <(python3 - "$config" <<'PY'
-import sys
-
-import yaml
-
-with open(sys.argv[1]) as handle:
-    config = yaml.safe_load(handle) or {}
-name = config.get("disco_cluster_name") or config.get("CLUSTER_NAME") or config.get("NAME") or "disco"
-print(name, str(config.get("disco_local_cloud", False)).lower())
-PY
-)
+read -r cluster local_cloud < <(python3 scripts/cluster-of.py "$config")
 
 inventory=()
 if [ "$local_cloud" != true ]; then

@@ -39,16 +39,7 @@ command -v ansible-playbook >/dev/null 2>&1 || die "ansible-playbook is missing:
 config_args=(-e "@$config")
 
 # The cluster's name and whether the file asks for the local cloud; never a silent switch to AWS.
-read -r cluster local_cloud < <(python3 - "$config" <<'EOF'
-import sys
-import yaml
-
-with open(sys.argv[1]) as handle:
-    config = yaml.safe_load(handle) or {}
-name = config.get("disco_cluster_name") or config.get("CLUSTER_NAME") or config.get("NAME") or "disco"
-print(name, str(config.get("disco_local_cloud", False)).lower())
-EOF
-)
+read -r cluster local_cloud < <(python3 scripts/cluster-of.py "$config")
 [ "$local_cloud" = true ] || die "$config does not set disco_local_cloud: true; this script only runs the local cloud"
 
 # ---------------------------------------------------------------------------------------------- timings

@@ -4,22 +4,37 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from ansible.utils.vars import load_extra_vars
 from ansible_collections.disposable.disco.plugins.plugin_utils.cluster_config import (
     FIELDS,
     LEGACY_TO_NATIVE,
+    RENAMED_IN_VERSION,
+    deprecations,
     validate,
 )
 
-# The collection's roles: variables under their prefixes are role settings, not configuration typos.
+display = Display()
+
+# The collection's roles: a variable under a role's prefix must be one its argument spec declares.
 ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
 
 
-def collection_roles() -> list[str]:
-    return sorted(path.name for path in ROLES_DIR.iterdir() if path.is_dir()) if ROLES_DIR.is_dir() else []
+@lru_cache(maxsize=1)
+def role_options() -> dict[str, frozenset[str]]:
+    """Each role of the collection and the variables its meta/argument_specs.yml declares (every entry point)."""
+    options: dict[str, frozenset[str]] = {}
+    for spec_file in sorted(ROLES_DIR.glob("*/meta/argument_specs.yml")):
+        specs = (yaml.safe_load(spec_file.read_text()) or {}).get("argument_specs") or {}
+        names = {name for entry in specs.values() for name in (entry.get("options") or {})}
+        options[spec_file.parents[1].name] = frozenset(names)
+    return options
 
 
 class ActionModule(ActionBase):
@@ -46,12 +61,19 @@ class ActionModule(ActionBase):
             given[name] = self._templar.template(task_vars[name])
         return given
 
+    def _user_names(self) -> set[str]:
+        """The names given with -e (where a configuration file goes): those are the user's, not a role's."""
+        return set(load_extra_vars(self._loader))
+
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        cluster, credentials, errors = validate(self._given(task_vars), self._role_defaults(), collection_roles())
+        given = self._given(task_vars)
+        cluster, credentials, errors = validate(given, self._role_defaults(), role_options(), self._user_names())
         result["changed"] = False
         result["errors"] = errors
+        for message in deprecations(given):  # printed here: the task's result is no_log
+            display.deprecated(message, version=RENAMED_IN_VERSION, collection_name="disposable.disco")
         if not errors:
             result["ansible_facts"] = {"disco_cluster": cluster, "disco_cluster_aws": credentials}
         return result

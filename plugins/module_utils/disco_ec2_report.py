@@ -111,7 +111,7 @@ def launch_lines(groups: list[dict[str, Any]]) -> list[str]:
             )
         if group["fallback"]:
             lines.append(
-                f"    no spot capacity for {group['fallback']} node(s): on-demand instead (disco_spot_fallback)"
+                f"    no spot capacity for {group['fallback']} node(s): on-demand instead (disco_capacity_fallback)"
             )
         if group["shortfall"]:
             lines.append(

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 # The original config.json keys and the native variable each one sets. The single legacy mapping.
 LEGACY_TO_NATIVE: dict[str, str] = {
     "AWS_ACCESS": "disco_aws_access_key",
@@ -49,13 +51,22 @@ LEGACY_HINTS: dict[str, str] = {
     "SLAVE_GROUPS": "disco_slave_groups",
     "MASTER_MARKET": "disco_master_market",
     "SSH_CIDRS": "disco_ssh_cidrs",
-    "EC2_ENDPOINT": "disco_ec2_endpoint",
-    "ENDPOINT_URL": "disco_ec2_endpoint",
+    "EC2_ENDPOINT": "disco_aws_endpoint",
+    "ENDPOINT_URL": "disco_aws_endpoint",
     "MGMT_KEYS": "disco_mgmt_keys",
     "MAX_PRICE": "disco_max_price",
     "IDLE_TIMEOUT": "disco_idle_timeout",
     "MAX_LIFETIME": "disco_max_lifetime",
 }
+
+# Settings renamed so that no setting starts with a role's prefix (disco_ec2_*, disco_spot_* are those roles'
+# variables): the earlier name still works, with a deprecation warning, and the two may not disagree.
+RENAMED: dict[str, str] = {
+    "disco_ec2_endpoint": "disco_aws_endpoint",
+    "disco_spot_fallback": "disco_capacity_fallback",
+}
+RENAMED_TO_OLD: dict[str, str] = {new: old for old, new in RENAMED.items()}
+RENAMED_IN_VERSION = "2.0.0"  # when the earlier names stop working
 
 SECRET_FIELDS = frozenset({"disco_aws_access_key", "disco_aws_secret_key", "disco_post_init"})
 SLAVE_GROUP_KEYS = ("name", "count", "instance_type", "max_price", "multiplier")
@@ -78,6 +89,8 @@ PRICE_RE = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)$")
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 REGION_RE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d+$")
 PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?$")
+# A URL or path pip installs from (git+https://..., https://.../x.whl, ./dir): one word, no spaces.
+PIP_URL_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|\.{0,2}/)\S+$", re.IGNORECASE)
 USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 PUBKEY_TYPES = (
     "ssh-rsa",
@@ -122,10 +135,17 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Field:
-    """One native setting: its checker turns the raw value into the normalised one or raises ConfigError."""
+    """One native setting, the one place it is defined.
+
+    ``check`` turns the raw value into the normalised one or raises ConfigError; ``default`` and ``doc`` are what
+    ``scripts/settings.py`` writes into the role's defaults, its argument spec, and the settings tables of the
+    READMEs (tests compare those files with this table).
+    """
 
     name: str
     check: Callable[[Any], Any]
+    default: Any
+    doc: str
 
 
 def _shown(value: Any) -> str:
@@ -287,9 +307,21 @@ def _package(value: Any) -> str:
 
 
 def _pip_requirement(value: Any) -> str:
-    text = _string(value, "a pip requirement", allow_empty=False)
-    if "\n" in text or (text.startswith("-") and not text.startswith(("-e ", "--editable "))):
-        raise ConfigError(f"must be one pip requirement (a name, a spec or a URL), got {_shown(text)}")
+    """One line of a requirements file: a requirement specifier (parsed as pip parses it), a URL, or -e URL."""
+    text = _string(value, "a pip requirement", allow_empty=False).strip()
+    what = "must be one pip requirement (a name with an optional version spec and marker, a URL, or -e URL)"
+    if "\n" in text or "\r" in text:
+        raise ConfigError(f"{what}, got several lines")
+    target = text.split(None, 1)[1] if text.startswith(("-e ", "--editable ")) else text
+    if PIP_URL_RE.match(target):
+        return text
+    if text.startswith("-"):
+        raise ConfigError(f"{what}, got the option {_shown(text)}")
+    try:
+        Requirement(text)
+    except InvalidRequirement as error:
+        reason = str(error).splitlines()[0]
+        raise ConfigError(f"{what}; {_shown(text)} is not one ({reason})") from None
     return text
 
 
@@ -427,48 +459,293 @@ def _tag_key(value: Any) -> str:
 FIELDS: dict[str, Field] = {
     field.name: field
     for field in (
-        Field("disco_cluster_name", _pattern(NAME_RE, "a cluster name of 1-32 lower-case letters, digits and '-'")),
-        Field("disco_tag_key", _tag_key),
-        Field("disco_region", _pattern(REGION_RE, "an AWS region such as us-east-1")),
-        Field("disco_ec2_endpoint", _endpoint),
-        Field("disco_aws_access_key", _secret),
-        Field("disco_aws_secret_key", _secret),
-        Field("disco_ami", _ami),
-        Field("disco_instance_type", _instance_types),
-        Field("disco_master_instance_type", _instance_types),
-        Field("disco_slave_instance_type", _instance_types),
+        Field(
+            "disco_cluster_name",
+            _pattern(NAME_RE, "a cluster name of 1-32 lower-case letters, digits and '-'"),
+            "disco",
+            "Name of the cluster: the value of the TAG_KEY tag on every instance, request and group it owns.",
+        ),
+        Field(
+            "disco_tag_key",
+            _tag_key,
+            "disposabledisco",
+            "EC2 tag key that marks this project's resources; its value is the cluster name.",
+        ),
+        Field(
+            "disco_region",
+            _pattern(REGION_RE, "an AWS region such as us-east-1"),
+            "us-east-1",
+            "AWS region to launch in.",
+        ),
+        Field(
+            "disco_aws_endpoint",
+            _endpoint,
+            "",
+            (
+                "Endpoint of the AWS APIs the playbooks call (EC2, IAM, STS); empty uses AWS_ENDPOINT_URL from "
+                "the environment, else AWS's own endpoints. Earlier name: disco_ec2_endpoint."
+            ),
+        ),
+        Field(
+            "disco_aws_access_key",
+            _secret,
+            "",
+            "AWS access key id; empty uses the normal AWS credential chain (profile, env, instance role).",
+        ),
+        Field(
+            "disco_aws_secret_key",
+            _secret,
+            "",
+            "AWS secret access key; give it together with the access key, or neither.",
+        ),
+        Field(
+            "disco_ami",
+            _ami,
+            "debian-13",
+            (
+                "Image every node starts from: debian-13 or debian-12 (the newest official Debian image of that "
+                "release for the region and the instance types' architecture, looked up at launch), or an AMI id "
+                "of your region."
+            ),
+        ),
+        Field(
+            "disco_instance_type",
+            _instance_types,
+            "m5.large",
+            (
+                "Instance type of every node unless the two below say otherwise; a list (e.g. [m5.large, "
+                "m5a.large, m6i.large]) lets EC2 use any of them, so a type without spot capacity is skipped for "
+                "the others."
+            ),
+        ),
+        Field(
+            "disco_master_instance_type",
+            _instance_types,
+            "",
+            "Instance type (or list of types) of the master; empty means disco_instance_type.",
+        ),
+        Field(
+            "disco_slave_instance_type",
+            _instance_types,
+            "",
+            "Instance type (or list) of the slaves of the default group; empty means disco_instance_type.",
+        ),
         Field(
             "disco_subnet_ids",
             _list_of(_pattern(SUBNET_RE, "a subnet id such as subnet-0123456789abcdef0"), "subnet ids"),
+            [],
+            (
+                "Subnet ids (so zones) nodes may start in, all of one VPC (the cluster's VPC, where its security "
+                "group is made), e.g. [subnet-0123456789abcdef0, subnet-0fedcba9876543210]; EC2 Fleet picks among "
+                "every listed type x subnet. Empty: the default VPC's subnets (a region without a default VPC "
+                "needs this set)."
+            ),
         ),
-        Field("disco_spot_fallback", _choice(SPOT_FALLBACKS)),
-        Field("disco_max_price", _price),
-        Field("disco_master_market", _choice(MARKETS)),
-        Field("disco_key_name", lambda v: _string(v, "an EC2 key pair name") or None),
-        Field("disco_security_groups", _list_of(_plain_string, "security group names or sg- ids")),
-        Field("disco_ssh_cidrs", _list_of(_cidr, "CIDRs")),
-        Field("disco_ssh_user", _pattern(USER_RE, "a Unix user name such as admin")),
-        Field("disco_ssh_address", _choice(ADDRESS_CHOICES)),
-        Field("disco_ssh_via_master", _boolean),
-        Field("disco_ssh_jump_host", _jump_host),
-        Field("disco_public_ip", _boolean),
-        Field("disco_mgmt_keys", _public_keys),
-        Field("disco_num_slaves", _whole_number(0, MAX_SLAVES)),
-        Field("disco_slave_groups", lambda v: v),  # checked by _slave_groups, which needs the other fields
-        Field("disco_master_multiplier", _whole_number(0, MAX_MULTIPLIER)),
-        Field("disco_slave_multiplier", _whole_number(1, MAX_MULTIPLIER)),
-        Field("disco_base_packages", _list_of(_package, "Debian package names")),
-        Field("disco_additional_packages", _list_of(_package, "Debian package names")),
-        Field("disco_pip_requirements", _list_of(_pip_requirement, "pip requirements")),
-        Field("disco_post_init", _script),
-        Field("disco_wait_timeout", _whole_number(30, 7200)),
-        Field("disco_ssh_timeout", _whole_number(10, 3600)),
-        Field("disco_local_cloud", _boolean),
-        Field("disco_instance_profile", _instance_profile),
-        Field("disco_s3_buckets", _list_of(_bucket, "S3 bucket names")),
-        Field("disco_s3_read_buckets", _list_of(_bucket, "S3 bucket names")),
-        Field("disco_idle_timeout", _idle_timeout),
-        Field("disco_max_lifetime", _max_lifetime),
+        Field(
+            "disco_capacity_fallback",
+            _choice(SPOT_FALLBACKS),
+            "fail",
+            (
+                "When no listed instance type and subnet has spot capacity for a group: fail (keep what started, "
+                "report the shortfall; no request is left open) or on-demand (start the rest on-demand, at the "
+                "on-demand price). Earlier name: disco_spot_fallback."
+            ),
+        ),
+        Field(
+            "disco_max_price",
+            _price,
+            "",
+            'Spot max price in USD per hour, e.g. "0.04"; empty lets AWS cap it at the on-demand price.',
+        ),
+        Field(
+            "disco_master_market",
+            _choice(MARKETS),
+            "spot",
+            "Market of the master: spot (cheapest, as the original) or on-demand (survives spot reclaims).",
+        ),
+        Field(
+            "disco_key_name",
+            lambda v: _string(v, "an EC2 key pair name") or None,
+            "",
+            "Name of an existing EC2 key pair for the AMI's admin user; empty launches without one.",
+        ),
+        Field(
+            "disco_security_groups",
+            _list_of(_plain_string, "security group names or sg- ids"),
+            [],
+            "Security group names for every node; empty creates one per cluster (see disco_ssh_cidrs).",
+        ),
+        Field(
+            "disco_ssh_cidrs",
+            _list_of(_cidr, "CIDRs"),
+            [],
+            'CIDRs allowed to reach SSH (port 22) of a created security group, e.g. ["203.0.113.7/32"].',
+        ),
+        Field(
+            "disco_ssh_user",
+            _pattern(USER_RE, "a Unix user name such as admin"),
+            "admin",
+            "User Ansible logs in as (the AMI's admin user; Debian's images use \"admin\").",
+        ),
+        Field(
+            "disco_ssh_address",
+            _choice(ADDRESS_CHOICES),
+            "auto",
+            "Address Ansible uses: auto (public when the instance has one, else private), public or private.",
+        ),
+        Field(
+            "disco_ssh_via_master",
+            _boolean,
+            False,
+            "Reach the slaves through the master as an SSH jump host, so slaves need no public SSH.",
+        ),
+        Field(
+            "disco_ssh_jump_host",
+            _jump_host,
+            "",
+            (
+                "A bastion every node is reached through at its private address (ProxyJump), as user@host or "
+                "user@host:port; empty: none. Takes precedence over disco_ssh_via_master."
+            ),
+        ),
+        Field(
+            "disco_public_ip",
+            _boolean,
+            True,
+            (
+                "Give the nodes a public IPv4 address (true) or not (false: reach them with disco_ssh_via_master, "
+                "whose master keeps one, disco_ssh_jump_host, or disco_ssh_address: private from inside the VPC)."
+            ),
+        ),
+        Field(
+            "disco_mgmt_keys",
+            _public_keys,
+            [],
+            "Public SSH keys authorised for the disco user and the admin user: newline-separated or a list.",
+        ),
+        Field(
+            "disco_num_slaves",
+            _whole_number(0, MAX_SLAVES),
+            2,
+            (
+                "Number of slaves in the default slave group; not together with disco_slave_groups (each group "
+                "has its own count)."
+            ),
+        ),
+        Field(
+            "disco_slave_groups",
+            lambda v: v,
+            [],
+            (
+                "Slave groups, each with its own size and type, instead of disco_num_slaves; keys: name, count, "
+                "instance_type, max_price, multiplier (the last three default to the settings above)."
+            ),
+        ),
+        Field(
+            "disco_master_multiplier",
+            _whole_number(0, MAX_MULTIPLIER),
+            1,
+            "Disco workers on the master per vCPU; 0 keeps the master out of the node table.",
+        ),
+        Field(
+            "disco_slave_multiplier",
+            _whole_number(1, MAX_MULTIPLIER),
+            1,
+            "Disco workers on each slave per vCPU.",
+        ),
+        Field(
+            "disco_base_packages",
+            _list_of(_package, "Debian package names"),
+            ["python3-pip", "python3-dev"],
+            "Debian packages installed on every node before the additional ones.",
+        ),
+        Field(
+            "disco_additional_packages",
+            _list_of(_package, "Debian package names"),
+            [],
+            "More Debian packages for your jobs, installed on every node.",
+        ),
+        Field(
+            "disco_pip_requirements",
+            _list_of(_pip_requirement, "pip requirements"),
+            [],
+            "pip requirements your jobs import, installed for the system python3 on every node.",
+        ),
+        Field(
+            "disco_post_init",
+            _script,
+            "",
+            "A shell script run as root on every node after everything else (again only when it changes).",
+        ),
+        Field(
+            "disco_local_cloud",
+            _boolean,
+            False,
+            (
+                "Run the cluster in the local cloud instead of AWS: moto's EC2 API on this machine, one docker "
+                "container per instance (make local-cluster, examples/local.yml). Never chosen silently: only "
+                "when set to true."
+            ),
+        ),
+        Field(
+            "disco_wait_timeout",
+            _whole_number(30, 7200),
+            600,
+            "Seconds to wait for the started instances to run before giving up.",
+        ),
+        Field(
+            "disco_ssh_timeout",
+            _whole_number(10, 3600),
+            300,
+            (
+                "Seconds to wait, once the instances run, for every node to answer SSH; a node still silent then "
+                "is terminated and replaced once, and the run fails naming it if its replacement is silent too "
+                "(docs/provisioning.md)."
+            ),
+        ),
+        Field(
+            "disco_instance_profile",
+            _instance_profile,
+            "",
+            (
+                "IAM instance profile of every node, so jobs reach S3 with no keys (the instance role, through "
+                "IMDSv2): empty for none, the name of an existing instance profile (checked before any instance "
+                "starts), or create (a role and an instance profile for this cluster, allowed on the buckets "
+                "below, deleted by teardown)."
+            ),
+        ),
+        Field(
+            "disco_s3_buckets",
+            _list_of(_bucket, "S3 bucket names"),
+            [],
+            ("With disco_instance_profile: create, the S3 buckets the nodes may read and write (objects and listing)."),
+        ),
+        Field(
+            "disco_s3_read_buckets",
+            _list_of(_bucket, "S3 bucket names"),
+            [],
+            "With disco_instance_profile: create, the S3 buckets the nodes may only read (get and list).",
+        ),
+        Field(
+            "disco_idle_timeout",
+            _idle_timeout,
+            60,
+            (
+                "Minutes without a running Disco job after which the cluster ends itself (its nodes shut down "
+                "and, as launched, terminate), watched on the master, laptop closed or not; 0 never. At least 2 "
+                "(docs/lifetime.md)."
+            ),
+        ),
+        Field(
+            "disco_max_lifetime",
+            _max_lifetime,
+            0,
+            (
+                "Hours since the cluster's first launch after which it ends itself, jobs running or not (e.g. 8, "
+                "or 1.5); 0 never, at most 720 (30 days). A re-run of launch.yml keeps the first launch's time "
+                "(tag disco-started)."
+            ),
+        ),
     )
 }
 
@@ -483,26 +760,66 @@ class Errors:
         self.messages.append(f"{field}: {message}")
 
 
+def aliases(native: str) -> list[str]:
+    """The other names a setting may be given under: its original config.json key, its earlier name."""
+    return [name for name in (NATIVE_TO_LEGACY.get(native), RENAMED_TO_OLD.get(native)) if name]
+
+
 def label(native: str, given: Mapping[str, Any]) -> str:
-    """The field's name as the user wrote it (the legacy key when that is what was given)."""
-    legacy = NATIVE_TO_LEGACY.get(native)
-    return legacy if legacy and legacy in given else native
+    """The field's name as the user wrote it (the legacy key or the earlier name when that is what was given)."""
+    return next((alias for alias in aliases(native) if alias in given), native)
 
 
-def find_typos(names: set[str], role_names: Iterable[str] = ()) -> list[str]:
-    """Messages for variable names that look like misspellings of configuration keys.
+def deprecations(given: Mapping[str, Any]) -> list[str]:
+    """A message for each setting given under its earlier name."""
+    return [
+        f"{old} is deprecated and stops working in version {RENAMED_IN_VERSION}: call it {new}"
+        for old, new in RENAMED.items()
+        if old in given
+    ]
 
-    A name under a role's prefix (``disco_users_name`` for the role ``disco_users``) belongs to that role and is
-    never taken for a typo; the roles themselves validate their variables with their argument specs.
+
+def owning_role(name: str, roles: Iterable[str]) -> str | None:
+    """The role whose prefix a variable name carries (the longest), never the configuration role ``disco``."""
+    owners = [role for role in roles if role != "disco" and name.startswith(f"{role}_")]
+    return max(owners, key=len) if owners else None
+
+
+def _role_typo(name: str, role: str, options: Iterable[str]) -> str | None:
+    known = sorted(options)
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, [*known, *FIELDS, *RENAMED], n=1, cutoff=0.8)
+    hint = (
+        f"did you mean {RENAMED.get(close[0], close[0])}?"
+        if close
+        else f"its variables are listed in roles/{role}/README.md"
+    )
+    return f"{name}: not a variable of the role {role}; {hint}"
+
+
+def find_typos(
+    names: set[str], role_options: Mapping[str, Iterable[str]] | None = None, user_names: set[str] | None = None
+) -> list[str]:
+    """Messages for variable names that look like misspellings of settings or of role variables.
+
+    ``role_options`` maps each role to the variables of its argument spec. A name under a role's prefix
+    (``disco_users_name`` for the role ``disco_users``) that the user gave (``user_names``, all of ``names`` when
+    None) must be one of that role's variables; names under a role's prefix that come from the roles themselves
+    (their defaults, vars and registered results) are theirs.
     """
     messages = []
     legacy_names = list(LEGACY_TO_NATIVE)
     native_names = list(FIELDS)
-    role_prefixes = tuple(f"{role}_" for role in role_names if role != "disco")
+    roles = role_options or {}
     for name in sorted(names):
-        if name in LEGACY_TO_NATIVE or name in FIELDS or (role_prefixes and name.startswith(role_prefixes)):
+        if name in LEGACY_TO_NATIVE or name in FIELDS or name in RENAMED:
             continue
-        if name in LEGACY_HINTS:
+        role = owning_role(name, roles)
+        if role:
+            message = _role_typo(name, role, roles[role]) if user_names is None or name in user_names else None
+            messages.extend([message] if message else [])
+        elif name in LEGACY_HINTS:
             messages.append(f"{name}: not a key of the original config.json; set {LEGACY_HINTS[name]} instead")
         elif re.fullmatch(r"[A-Z][A-Z0-9_]+", name):
             close = difflib.get_close_matches(name, legacy_names, n=1, cutoff=0.8)
@@ -516,22 +833,29 @@ def find_typos(names: set[str], role_names: Iterable[str] = ()) -> list[str]:
 
 
 def merge(given: Mapping[str, Any], defaults: Mapping[str, Any], errors: Errors) -> dict[str, Any]:
-    """Native settings from native and legacy variables: a legacy key wins over a native default."""
+    """Native settings from native, legacy and earlier names: another name wins over a native default."""
     raw: dict[str, Any] = {}
     for native in FIELDS:
-        legacy = NATIVE_TO_LEGACY.get(native)
         native_value = given.get(native, defaults.get(native))
-        native_explicit = native in given and (native not in defaults or given[native] != defaults[native])
-        if legacy and legacy in given:
-            if native_explicit and given[native] != given[legacy]:
-                errors.add(legacy, f"is set and so is {native} with another value; keep only one of them")
-            raw[native] = given[legacy]
+        native_explicit = explicit(native, given, defaults)
+        alias = next((alias for alias in aliases(native) if alias in given), None)
+        if alias:
+            if native_explicit and given[native] != given[alias]:
+                errors.add(alias, f"is set and so is {native} with another value; keep only one of them")
+            raw[native] = given[alias]
         else:
             raw[native] = native_value
     return raw
 
 
-def _slave_groups(raw: dict[str, Any], cfg: dict[str, Any], given: Mapping[str, Any], errors: Errors) -> None:
+def explicit(native: str, given: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
+    """Whether a native setting was given with a value of its own (not its default)."""
+    return native in given and (native not in defaults or given[native] != defaults[native])
+
+
+def _slave_groups(
+    raw: dict[str, Any], cfg: dict[str, Any], given: Mapping[str, Any], role_defaults: Mapping[str, Any], errors: Errors
+) -> None:
     groups = raw.get("disco_slave_groups") or []
     defaults = {
         "instance_type": cfg.get("slave_instance_type"),
@@ -547,8 +871,11 @@ def _slave_groups(raw: dict[str, Any], cfg: dict[str, Any], given: Mapping[str, 
             "disco_slave_groups", "must be a list of groups such as [{name: big, count: 4, instance_type: c5.xlarge}]"
         )
         return
-    if "NUM_SLAVES" in given:
-        errors.add("NUM_SLAVES", "cannot be used together with disco_slave_groups; give each group a count instead")
+    if "NUM_SLAVES" in given or explicit("disco_num_slaves", given, role_defaults):
+        errors.add(
+            label("disco_num_slaves", given),
+            "cannot be used together with disco_slave_groups; give each group a count instead",
+        )
     checks = {
         "name": _pattern(NAME_RE, "a group name of lower-case letters, digits and '-'"),
         "count": _whole_number(0, MAX_SLAVES),
@@ -588,17 +915,21 @@ def _slave_groups(raw: dict[str, Any], cfg: dict[str, Any], given: Mapping[str, 
 
 
 def validate(
-    given: Mapping[str, Any], defaults: Mapping[str, Any], role_names: Iterable[str] = ()
+    given: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    role_options: Mapping[str, Iterable[str]] | None = None,
+    user_names: set[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Check and normalise a configuration.
 
     ``given`` holds the play's variables (legacy and native names), ``defaults`` the role defaults,
-    ``role_names`` the collection's roles (their prefixed variables are not configuration typos).
+    ``role_options`` the variables of each of the collection's roles and ``user_names`` the names the user gave
+    (see ``find_typos``).
     Returns (cluster, credentials, errors): the normalised cluster settings without secrets, the AWS
     credentials (None for the default credential chain), and the error messages (empty when valid).
     """
     errors = Errors()
-    errors.messages.extend(find_typos(set(given), role_names))
+    errors.messages.extend(find_typos(set(given), role_options, user_names))
     raw = merge(given, defaults, errors)
     checked: dict[str, Any] = {}
     for native, field in FIELDS.items():
@@ -614,7 +945,7 @@ def validate(
     instance_types = cfg.get("instance_type")
     for role in ("master", "slave"):
         cfg[f"{role}_instance_type"] = cfg.get(f"{role}_instance_type") or instance_types
-    _slave_groups(raw, cfg, given, errors)
+    _slave_groups(raw, cfg, given, defaults, errors)
     access, secret = checked.get("disco_aws_access_key"), checked.get("disco_aws_secret_key")
     if bool(access) != bool(secret):
         missing = "disco_aws_secret_key" if access else "disco_aws_access_key"
@@ -732,7 +1063,7 @@ def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
         "name": cfg.get("cluster_name"),
         "tag_key": cfg.get("tag_key"),
         "region": cfg.get("region"),
-        "ec2_endpoint": cfg.get("ec2_endpoint"),
+        "aws_endpoint": cfg.get("aws_endpoint"),
         "ami": cfg.get("ami"),
         "key_name": cfg.get("key_name"),
         "security_groups": cfg.get("security_groups", []),
@@ -752,7 +1083,7 @@ def _shape(cfg: dict[str, Any], post_init: str) -> dict[str, Any]:
         },
         "slave_groups": [_group_shape(group) for group in cfg.get("slave_groups", [])],
         "subnet_ids": cfg.get("subnet_ids", []),
-        "spot_fallback": cfg.get("spot_fallback"),
+        "capacity_fallback": cfg.get("capacity_fallback"),
         "num_slaves": sum(group.get("count") or 0 for group in cfg.get("slave_groups", [])),
         "base_packages": cfg.get("base_packages", []),
         "additional_packages": cfg.get("additional_packages", []),

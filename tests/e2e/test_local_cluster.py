@@ -401,7 +401,7 @@ def local_cloud(
     settings.update(
         {
             "disco_cluster_name": cloud.cluster,
-            "disco_ec2_endpoint": cloud.endpoint,
+            "disco_aws_endpoint": cloud.endpoint,
             "disco_num_slaves": 2,
             "disco_localcloud_moto_name": cloud.moto_name,
             "disco_localcloud_default_release": RELEASE,

@@ -84,7 +84,7 @@ BAD = [
         "disco_slave_groups[1].instance_type: must list at least one instance type",
     ),
     ("bad-subnet-id", native(disco_subnet_ids=["subnet-12"]), "disco_subnet_ids: item 1 must be a subnet id"),
-    ("bad-spot-fallback", native(disco_spot_fallback="wait"), "disco_spot_fallback"),
+    ("bad-spot-fallback", native(disco_capacity_fallback="wait"), "disco_capacity_fallback"),
     (
         "no-public-ip-and-no-way-in",
         native(disco_public_ip=False),
@@ -94,7 +94,23 @@ BAD = [
     (
         "public-ip-not-a-bool",
         native(disco_public_ip="sometimes"),
-        "argument 'disco_public_ip' is of type str and we were unable to convert to bool",
+        "disco_public_ip: must be true or false, got 'sometimes'",  # ours, not Ansible's conversion error
+    ),
+    ("num-slaves-not-a-number", native(disco_num_slaves="many"), "disco_num_slaves: must be a whole number from 0"),
+    (
+        "pip-requirement-with-a-shell-command",
+        native(disco_pip_requirements=["iso8601; rm -rf /"]),
+        "disco_pip_requirements: item 1 must be one pip requirement",
+    ),
+    (
+        "num-slaves-beside-slave-groups",
+        native(disco_num_slaves=4, disco_slave_groups=[{"name": "big", "count": 2}]),
+        "disco_num_slaves: cannot be used together with disco_slave_groups",
+    ),
+    (
+        "misspelt-variable-under-a-role-prefix",
+        native(disco_ec2_endpont="http://127.0.0.1:5000"),
+        "disco_ec2_endpont: not a variable of the role disco_ec2; did you mean disco_aws_endpoint?",
     ),
     (
         "subnets-not-a-list",
@@ -136,7 +152,7 @@ BAD = [
     ),
     ("typo-native-key", native(disco_num_slavs=3), "disco_num_slavs: unknown setting; did you mean disco_num_slaves?"),
     ("bad-cluster-name", native(disco_cluster_name="My Cluster"), "disco_cluster_name: must be a cluster name"),
-    ("endpoint-without-scheme", native(disco_ec2_endpoint="localhost:5000"), "disco_ec2_endpoint: must be an http"),
+    ("endpoint-without-scheme", native(disco_aws_endpoint="localhost:5000"), "disco_aws_endpoint: must be an http"),
 ]
 
 
@@ -222,4 +238,14 @@ def test_create_config_output_round_trips(legacy_form, tmp_path, env, moto):
         [*create, "-e", "force=true"], cwd=REPO, env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and dest.read_text() == text
+    assert moto.calls() == []
+
+
+@pytest.mark.slow
+def test_an_earlier_setting_name_validates_with_a_deprecation_warning(tmp_path, env, moto):
+    config = native(disco_ec2_endpoint=moto.env.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"))
+    result = run_playbook("playbooks/validate.yml", config, tmp_path, env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "disco_ec2_endpoint is deprecated and stops working in version 2.0.0: call it disco_aws_endpoint" in output
     assert moto.calls() == []

@@ -58,7 +58,7 @@ def test_on_demand_master_in_named_security_group(lab):
 
 
 def test_no_spot_capacity_fails_naming_the_shortfall_keeps_what_started_and_leaves_no_request(lab):
-    """The slaves' type has no spot capacity anywhere (disco_spot_fallback: fail): the run fails at once naming
+    """The slaves' type has no spot capacity anywhere (disco_capacity_fallback: fail): the run fails at once naming
     the group, the code and what is kept; the master that did start stays, tagged; no request is open."""
     lab.moto.refuse_capacity(instance_types=["c5.large"], code="capacity-not-available")
     lab.config = {
@@ -69,7 +69,7 @@ def test_no_spot_capacity_fails_naming_the_shortfall_keeps_what_started_and_leav
     }
     run = lab.launch()
     assert run.returncode != 0
-    assert "not complete after waiting up to 30s" in run.output and "disco_spot_fallback: fail" in run.output
+    assert "not complete after waiting up to 30s" in run.output and "disco_capacity_fallback: fail" in run.output
     assert "slave/default: 2 node(s) missing" in run.output
     assert "skipped c5.large in us-east-1a (spot): capacity-not-available" in run.output  # each default subnet
     assert "2 node(s) short" in run.output and "no request is left open" in run.output

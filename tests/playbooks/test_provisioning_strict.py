@@ -70,14 +70,14 @@ def test_types_and_zones_without_spot_capacity_are_skipped_for_the_others(lab):
 
 def test_no_spot_capacity_anywhere_falls_back_to_on_demand_when_asked(lab):
     lab.moto.refuse_capacity(code="MaxSpotInstanceCountExceeded")
-    lab.config = {**base_config("ondemandfb"), "disco_num_slaves": 2, "disco_spot_fallback": "on-demand"}
+    lab.config = {**base_config("ondemandfb"), "disco_num_slaves": 2, "disco_capacity_fallback": "on-demand"}
     run = lab.launch().ok()
     instances = lab.instances("ondemandfb")
     assert len(instances) == 3
     assert all(i.get("InstanceLifecycle") != "spot" for i in instances), "on-demand instances"
     assert all(tags_of(i)[TAG_KEY] == "ondemandfb" for i in instances)
     assert "MaxSpotInstanceCountExceeded" in run.output
-    assert "no spot capacity for 2 node(s): on-demand instead (disco_spot_fallback)" in run.output
+    assert "no spot capacity for 2 node(s): on-demand instead (disco_capacity_fallback)" in run.output
     assert run.calls.count("CreateFleet") == 4  # per group: spot (refused), then on-demand
     assert lab.open_requests() == []
 

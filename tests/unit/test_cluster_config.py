@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.disposable.disco.plugins.action.cluster_config import role_options
 from ansible_collections.disposable.disco.plugins.filter.legacy_config import to_legacy_config
 from ansible_collections.disposable.disco.plugins.plugin_utils.cluster_config import (
     FIELDS,
     LEGACY_TO_NATIVE,
+    RENAMED,
+    deprecations,
     find_typos,
     validate,
 )
@@ -64,7 +69,7 @@ def test_the_original_sample_validates_as_is():
             "multiplier": 1,
         }
     ]
-    assert cluster["subnet_ids"] == [] and cluster["spot_fallback"] == "fail"
+    assert cluster["subnet_ids"] == [] and cluster["capacity_fallback"] == "fail"
     assert cluster["mgmt_keys"] == ["ssh-rsa SNIPPED"]
     assert cluster["security_groups"] == ["disco"]
     assert cluster["tag_key"] == "disposabledisco"
@@ -182,15 +187,55 @@ def test_role_variables_of_the_collection_are_not_mistaken_for_typos():
     for defaults in REPO.glob("roles/*/defaults/main.yml"):
         names |= set(yaml.safe_load(defaults.read_text()) or {})
     assert find_typos(names) == []
+    assert find_typos(names, role_options()) == []
 
 
-def test_variables_under_a_role_prefix_are_not_typos():
-    roles = [path.name for path in (REPO / "roles").iterdir() if path.is_dir()]
-    assert "disco_users" in roles
-    assert find_typos({"disco_users_nam", "disco_num_slave"}, roles) == [
+def test_variables_under_a_role_prefix_must_be_the_roles_own():
+    options = role_options()
+    assert "disco_users_account" in options["disco_users"]
+    assert find_typos({"disco_users_account", "disco_num_slave"}, options) == [
         "disco_num_slave: unknown setting; did you mean disco_num_slaves?"
     ]
-    assert find_typos({"disco_num_slave"}, ["disco"]) != [], "the configuration role's own prefix is no excuse"
+    assert find_typos({"disco_users_acount"}, options) == [
+        "disco_users_acount: not a variable of the role disco_users; did you mean disco_users_account?"
+    ]
+    assert find_typos({"disco_ec2_endpont"}, options) == [
+        "disco_ec2_endpont: not a variable of the role disco_ec2; did you mean disco_aws_endpoint?"
+    ]
+    assert find_typos({"disco_localcloud_qqqqqqqq"}, options) == [
+        "disco_localcloud_qqqqqqqq: not a variable of the role disco_localcloud; its variables are listed in "
+        "roles/disco_localcloud/README.md"
+    ]
+    # Names the roles set themselves (vars, registered results) are theirs; only the user's names are checked.
+    assert find_typos({"disco_users_result", "disco_users_acount"}, options, user_names={"disco_users_acount"}) == [
+        "disco_users_acount: not a variable of the role disco_users; did you mean disco_users_account?"
+    ]
+    assert find_typos({"disco_num_slave"}, {"disco": []}) != [], "the configuration role's own prefix is no excuse"
+
+
+def test_no_setting_starts_with_a_role_prefix():
+    roles = [path.name for path in (REPO / "roles").iterdir() if path.is_dir() and path.name != "disco"]
+    claimed = {name: role for name in FIELDS for role in roles if name.startswith(f"{role}_")}
+    assert claimed == {}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "value"),
+    [
+        ("disco_ec2_endpoint", "disco_aws_endpoint", "http://127.0.0.1:5000"),
+        ("disco_spot_fallback", "disco_capacity_fallback", "on-demand"),
+    ],
+)
+def test_earlier_setting_names_still_work_with_a_deprecation(old, new, value):
+    assert RENAMED[old] == new
+    cluster, errors = check(**{old: value})
+    assert errors == []
+    assert cluster[new.removeprefix("disco_")] == value
+    assert deprecations({old: value}) == [f"{old} is deprecated and stops working in version 2.0.0: call it {new}"]
+    assert deprecations({new: value}) == []
+    other = "fail" if value == "on-demand" else "http://localhost:5001"
+    errors = check(**{old: other, new: value})[1]  # the new name with a value of its own, not its default
+    assert errors == [f"{old}: is set and so is {new} with another value; keep only one of them"]
 
 
 def test_typos_are_caught_with_a_suggestion():
@@ -224,7 +269,7 @@ def test_instance_types_may_be_lists_in_order_and_subnets_and_fallback_are_check
         disco_ami="ami-12345678",
         disco_instance_type=["m5.large", "m5a.large"],
         disco_subnet_ids=["subnet-0123456789abcdef0", "subnet-12345678"],
-        disco_spot_fallback="on-demand",
+        disco_capacity_fallback="on-demand",
         disco_slave_groups=[
             {"name": "big", "count": 2, "instance_type": ["c5.xlarge", "c6i.xlarge"]},
             {"name": "d", "count": 1},
@@ -238,7 +283,7 @@ def test_instance_types_may_be_lists_in_order_and_subnets_and_fallback_are_check
         ["m5.large", "m5a.large"],
     ]
     assert cluster["subnet_ids"] == ["subnet-0123456789abcdef0", "subnet-12345678"]
-    assert cluster["spot_fallback"] == "on-demand"
+    assert cluster["capacity_fallback"] == "on-demand"
 
 
 @pytest.mark.parametrize(
@@ -258,7 +303,7 @@ def test_instance_types_may_be_lists_in_order_and_subnets_and_fallback_are_check
             "disco_subnet_ids: item 1 must be a subnet id such as subnet-0123456789abcdef0",
         ),
         ({"disco_subnet_ids": "subnet-12345678"}, "disco_subnet_ids: must be a list of subnet ids"),
-        ({"disco_spot_fallback": "maybe"}, "disco_spot_fallback: must be one of fail, on-demand"),
+        ({"disco_capacity_fallback": "maybe"}, "disco_capacity_fallback: must be one of fail, on-demand"),
     ],
 )
 def test_bad_instance_types_subnets_and_fallback_are_refused_naming_the_field(given, message):
@@ -347,3 +392,56 @@ def test_every_role_variable_is_in_its_argument_spec_and_its_readme(role):
     assert set(defaults) <= declared, sorted(set(defaults) - declared)
     readme = (REPO / "README.md" if role == "disco" else path / "README.md").read_text()
     assert [name for name in defaults if f"`{name}`" not in readme] == []
+
+
+def test_the_setting_files_are_written_from_fields():
+    """defaults, argument spec and both settings tables are what scripts/settings.py writes from FIELDS."""
+    run = subprocess.run([sys.executable, "scripts/settings.py", "--check"], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert {spec["type"] for spec in SPECS.values()} == {"raw"}, "one validator: Ansible's conversion never speaks"
+    assert [name for name, spec in SPECS.items() if spec.get("no_log")] == [
+        "disco_aws_access_key",
+        "disco_aws_secret_key",
+        "disco_post_init",
+    ]
+
+
+def test_a_count_beside_slave_groups_is_refused_whichever_name_gives_it():
+    groups = [{"name": "big", "count": 2}]
+    message = "cannot be used together with disco_slave_groups; give each group a count instead"
+    assert check(disco_num_slaves=5, disco_slave_groups=groups)[1] == [f"disco_num_slaves: {message}"]
+    assert check(NUM_SLAVES=5, disco_slave_groups=groups)[1] == [f"NUM_SLAVES: {message}"]
+    cluster, errors = check(disco_slave_groups=groups)
+    assert errors == [] and cluster["num_slaves"] == 2
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    [
+        "iso8601",
+        'requests>=2.31,<3; python_version < "3.14"',
+        "numpy == 2.1.*",
+        "pkg[extra] @ https://example.org/p.whl",
+        "git+https://example.org/x.git#egg=x",
+        "-e git+https://example.org/x.git#egg=x",
+        "./wheels/x.whl",
+    ],
+)
+def test_pip_requirements_are_what_pip_reads(requirement):
+    cluster, errors = check(disco_pip_requirements=[requirement])
+    assert errors == [] and cluster["pip_requirements"] == [requirement]
+
+
+@pytest.mark.parametrize(
+    ("requirement", "message"),
+    [
+        ("iso8601; rm -rf /", "'iso8601; rm -rf /' is not one (Expected a marker variable or quoted string)"),
+        ("numpy =< 2", "'numpy =< 2' is not one"),
+        ("--index-url https://example.org/simple", "got the option '--index-url https://example.org/simple'"),
+        ("six\nrequests", "got several lines"),
+    ],
+)
+def test_pip_requirements_pip_would_refuse_are_refused_naming_the_field(requirement, message):
+    errors = check(PIP_REQUIREMENTS=[requirement])[1]
+    assert len(errors) == 1 and errors[0].startswith("PIP_REQUIREMENTS: item 1 must be one pip requirement"), errors
+    assert message in errors[0]
