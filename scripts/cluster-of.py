@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: disposable.disco developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Print a configuration file's cluster name and whether it asks for the local cloud: `NAME true|false`.

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: disposable.disco developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write every file that describes the cluster settings from the one table, ``FIELDS``.
@@ -9,8 +8,8 @@ script writes the role ``disco``'s ``defaults/main.yml`` and ``meta/argument_spe
 ``roles/disco/README.md`` and of the top-level ``README.md`` (between markers). ``playbooks/create_config.yml``
 renders its sample from the argument spec.
 
-    scripts/settings.py           # rewrite the files
-    scripts/settings.py --check   # exit 1, naming each file, when one differs from what FIELDS says
+    python3 scripts/settings.py           # rewrite the files
+    python3 scripts/settings.py --check   # exit 1, naming each file, when one differs from what FIELDS says
 """
 
 from __future__ import annotations
@@ -79,8 +78,9 @@ def argument_specs_file(rules: ModuleType) -> str:
         "    short_description: Validate the cluster configuration and export it as facts",
         "    description:",
         "      - Reads the native C(disco_*) settings below and the original disposabledisco C(config.json) keys",
-        "        (upper case), checks every value, and sets the facts C(disco_cluster) (no secrets) and",
-        "        C(disco_cluster_aws) (credentials).",
+        "        (upper case), checks every value, and sets the facts C(disco_cluster) (the normalised settings",
+        "        without the AWS keys; it carries C(post_init), the user's script, so it is never printed whole) and",
+        "        C(disco_cluster_aws) (the AWS keys).",
         "      - Runs on localhost before any EC2 call; an invalid value stops the play with one message per problem,",
         "        naming the field as it was written.",
         "      - Every type is C(raw) so that one validator speaks, the role's action plugin, with the rule of each",

@@ -15,7 +15,6 @@ from ansible.utils.vars import load_extra_vars
 from ansible_collections.disposable.disco.plugins.plugin_utils.cluster_config import (
     FIELDS,
     LEGACY_TO_NATIVE,
-    RENAMED_IN_VERSION,
     deprecations,
     validate,
 )
@@ -73,7 +72,7 @@ class ActionModule(ActionBase):
         result["changed"] = False
         result["errors"] = errors
         for message in deprecations(given):  # printed here: the task's result is no_log
-            display.deprecated(message, version=RENAMED_IN_VERSION, collection_name="disposable.disco")
+            display.deprecated(message, version="2.0.0", collection_name="disposable.disco")  # RENAMED_IN_VERSION
         if not errors:
             result["ansible_facts"] = {"disco_cluster": cluster, "disco_cluster_aws": credentials}
         return result

@@ -21,6 +21,13 @@ import json
 import re
 from typing import Any
 
+# The options naming a cluster's resources, in every module that finds them by tag (doc fragment
+# disposable.disco.cluster).
+CLUSTER_OPTIONS: dict[str, dict[str, Any]] = {
+    "cluster_name": {"type": "str", "required": True},
+    "tag_key": {"type": "str", "required": True, "no_log": False},
+}
+
 TAG_ROLE = "disco-role"
 TAG_GROUP = "disco-group"
 TAG_NAME = "Name"

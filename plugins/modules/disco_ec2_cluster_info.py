@@ -26,14 +26,6 @@ description:
 author:
   - disposable.disco developers (@disposable-disco)
 options:
-  cluster_name:
-    description: The cluster's name, the value of the O(tag_key) tag on all its resources.
-    type: str
-    required: true
-  tag_key:
-    description: The tag key that marks the project's resources.
-    type: str
-    required: true
   plan:
     description:
       - V(none) only describes the cluster.
@@ -150,6 +142,7 @@ notes:
     longer listed stay.
   - Scaling down terminates the newest running instances of the group.
 extends_documentation_fragment:
+  - disposable.disco.cluster
   - disposable.disco.read_only
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -348,6 +341,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.ec2 import (
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import (
+    CLUSTER_OPTIONS,
     FILTER_CHUNK,
     chunks,
     desired_groups,
@@ -415,8 +409,7 @@ def main() -> None:
         "multiplier": {"type": "int"},
     }
     argument_spec = {
-        "cluster_name": {"type": "str", "required": True},
-        "tag_key": {"type": "str", "required": True, "no_log": False},
+        **CLUSTER_OPTIONS,
         "plan": {"type": "str", "choices": ["none", "present", "absent"], "default": "none"},
         "master": {
             "type": "dict",

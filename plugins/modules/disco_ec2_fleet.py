@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: disco_ec2_fleet
 short_description: Start a Disco cluster's missing nodes through launch templates and EC2 Fleet (instant)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - With O(state=present), for each entry of O(launch) (one node group short of nodes, as planned by
     M(disposable.disco.disco_ec2_cluster_info)) it makes sure a launch template of the group exists (AMI, key,
@@ -34,14 +34,6 @@ description:
 author:
   - disposable.disco developers (@disposable-disco)
 options:
-  cluster_name:
-    description: The cluster's name, the value of the O(tag_key) tag on all its resources.
-    type: str
-    required: true
-  tag_key:
-    description: The tag key that marks the project's resources.
-    type: str
-    required: true
   state:
     description: V(present) starts the nodes of O(launch); V(absent) terminates and deletes what it is given.
     type: str
@@ -180,6 +172,7 @@ notes:
   - A launch template is named C(<tag_key>-<cluster>-<group>-<hash of its data>) and reused while the group's
     settings stay the same; a change makes a new one. Teardown deletes all of the cluster's templates.
 extends_documentation_fragment:
+  - disposable.disco.cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -282,6 +275,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.disposable.disco.plugins.module_utils.disco_ec2 import (
     CAPACITY_CODES,
+    CLUSTER_OPTIONS,
     IDS_PER_CALL,
     ON_DEMAND,
     SPOT,
@@ -608,8 +602,7 @@ def main() -> None:
         "started": {"type": "str", "default": ""},
     }
     argument_spec = {
-        "cluster_name": {"type": "str", "required": True},
-        "tag_key": {"type": "str", "required": True, "no_log": False},
+        **CLUSTER_OPTIONS,
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "launch": {"type": "list", "elements": "dict", "default": [], "options": launch_options},
         "image_id": {"type": "str"},

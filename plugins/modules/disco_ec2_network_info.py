@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: disco_ec2_network_info
 short_description: Find a Disco cluster's VPC, subnets and security group ids, before anything is created
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - With O(subnet_ids), the cluster's VPC is the VPC of those subnets; every listed subnet must exist and all must
     be in one VPC (a cluster's nodes and its security group live in one VPC).

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: disco_ec2_price_info
 short_description: A Disco cluster's price per hour and its cost so far, from EC2's spot price history
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Looks up the current spot price of every instance type the cluster runs or may launch, in O(zones) (every zone
     of the region when empty), with one paginated C(DescribeSpotPriceHistory) call (product C(Linux/UNIX),

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: disco_job_check
 short_description: Check a Disco job file, its inputs and its output before anything is sent to the cluster
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads the job file with Python's C(ast), without running it. It must define a Disco job, a class deriving
     from C(Job) or top-level functions C(map) (and C(reduce)), and be importable by its file name.

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: disco_localcloud_boot_info
 short_description: Read what each instance of the local cloud boots with (AMI release, user data, key pair)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - For each instance of O(instance_ids), reads the instance (C(DescribeInstances)), its AMI (C(DescribeImages)),
     its user data as EC2 holds it (C(DescribeInstanceAttribute) C(userData)) and the public key of its key pair

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: disco_ssh_wait
 short_description: Wait until nodes answer SSH, printing who is still silent
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs C(ssh -o BatchMode=yes ... true) from the controller against every node of O(hosts) at once, again every
     O(interval) seconds for the nodes that did not answer, until all answered or O(timeout) seconds passed.

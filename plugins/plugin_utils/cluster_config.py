@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 # The original config.json keys and the native variable each one sets. The single legacy mapping.
 LEGACY_TO_NATIVE: dict[str, str] = {
     "AWS_ACCESS": "disco_aws_access_key",
@@ -317,6 +315,9 @@ def _pip_requirement(value: Any) -> str:
         return text
     if text.startswith("-"):
         raise ConfigError(f"{what}, got the option {_shown(text)}")
+    # pip's own parser; ansible-core depends on packaging (imported here: the sanity import test's venv lacks it).
+    from packaging.requirements import InvalidRequirement, Requirement  # pylint: disable=import-outside-toplevel
+
     try:
         Requirement(text)
     except InvalidRequirement as error:
