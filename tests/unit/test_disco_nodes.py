@@ -261,6 +261,8 @@ def role_table(hostvars: dict[str, dict[str, Any]], cluster: dict[str, Any], **o
     """disco_nodetable__table for these hosts (the first one in group disco_master)."""
     hosts = list(hostvars)
     variables = {
+        # The dependency's defaults first, as Ansible merges them: disco_facts decides the master.
+        **trusted(yaml.safe_load((REPO / "roles/disco_facts/defaults/main.yml").read_text())),
         **trusted(yaml.safe_load((ROLE / "defaults/main.yml").read_text())),
         **trusted(yaml.safe_load((ROLE / "vars/main.yml").read_text())),
         "hostvars": {"localhost": {"disco_cluster": cluster}, **hostvars},
