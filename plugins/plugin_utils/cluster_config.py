@@ -505,7 +505,8 @@ FIELDS: dict[str, Field] = {
             "debian-13",
             (
                 "Image every node starts from: debian-13 or debian-12 (the newest official Debian image of that "
-                "release for the region and the instance types' architecture, looked up at launch), or an AMI id "
+                "release for the region and the instance types' architecture, from Debian's AWS account "
+                "136693071363, names debian-13-amd64-* / -arm64-*, looked up at launch and printed), or an AMI id "
                 "of your region."
             ),
         ),
@@ -574,7 +575,10 @@ FIELDS: dict[str, Field] = {
             "disco_security_groups",
             _list_of(_plain_string, "security group names or sg- ids"),
             [],
-            "Security group names for every node; empty creates one per cluster (see disco_ssh_cidrs).",
+            (
+                "Security group names or sg- ids for every node, resolved to ids in the cluster's VPC; empty "
+                "creates one per cluster in that VPC (see disco_ssh_cidrs)."
+            ),
         ),
         Field(
             "disco_ssh_cidrs",
@@ -719,13 +723,19 @@ FIELDS: dict[str, Field] = {
             "disco_s3_buckets",
             _list_of(_bucket, "S3 bucket names"),
             [],
-            ("With disco_instance_profile: create, the S3 buckets the nodes may read and write (objects and listing)."),
+            (
+                "With disco_instance_profile: create, the S3 buckets the nodes may read and write (objects and "
+                "listing); refused without create."
+            ),
         ),
         Field(
             "disco_s3_read_buckets",
             _list_of(_bucket, "S3 bucket names"),
             [],
-            "With disco_instance_profile: create, the S3 buckets the nodes may only read (get and list).",
+            (
+                "With disco_instance_profile: create, the S3 buckets the nodes may only read (get and list); "
+                "refused without create."
+            ),
         ),
         Field(
             "disco_idle_timeout",
