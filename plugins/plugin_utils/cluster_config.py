@@ -776,9 +776,14 @@ def aliases(native: str) -> list[str]:
     return [name for name in (NATIVE_TO_LEGACY.get(native), RENAMED_TO_OLD.get(native)) if name]
 
 
+def given_alias(native: str, given: Mapping[str, Any]) -> str | None:
+    """The other name the user gave a setting under (legacy key or earlier name), if any."""
+    return next((alias for alias in aliases(native) if alias in given), None)
+
+
 def label(native: str, given: Mapping[str, Any]) -> str:
     """The field's name as the user wrote it (the legacy key or the earlier name when that is what was given)."""
-    return next((alias for alias in aliases(native) if alias in given), native)
+    return given_alias(native, given) or native
 
 
 def deprecations(given: Mapping[str, Any]) -> list[str]:
@@ -849,7 +854,7 @@ def merge(given: Mapping[str, Any], defaults: Mapping[str, Any], errors: Errors)
     for native in FIELDS:
         native_value = given.get(native, defaults.get(native))
         native_explicit = explicit(native, given, defaults)
-        alias = next((alias for alias in aliases(native) if alias in given), None)
+        alias = given_alias(native, given)
         if alias:
             if native_explicit and given[native] != given[alias]:
                 errors.add(alias, f"is set and so is {native} with another value; keep only one of them")
