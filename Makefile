@@ -1,6 +1,6 @@
 # disposable.disco — one-command set-up, tests and local cluster.
-#   make test            set up everything, run every test tier (lint, sanity, build, molecule | unit, playbooks vs
-#                        moto, end to end: two streams side by side, scripts/test-streams.sh)
+#   make test            set up everything, run every test tier as two streams side by side (scripts/test-streams.sh):
+#                        lint, sanity, build, molecule default, unit, playbooks vs moto | end to end, molecule disco
 #   make local-cluster   launch a local Disco cluster (moto + docker), no AWS account needed
 # Every target does its own set-up; nothing needs to be installed by hand on a Debian machine with Python 3.11.
 # Releases: the molecule scenarios run on DISCO_MOLECULE_RELEASE (trixie by default), the end-to-end test on
@@ -23,11 +23,11 @@ export PATH  := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: help setup venv collections docker images lint sanity build unit playbooks pytest molecule test \
+.PHONY: help setup venv collections docker images lint sanity build pytest unit playbooks e2e molecule test \
         local-cluster local-teardown disco-suite clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 $(VENV_STAMP): requirements.txt requirements-test.txt
 	@echo "[setup] virtualenv $(VENV) (cached in $(CACHE_DIR)/venv-$(REQ_HASH))"
@@ -72,10 +72,19 @@ build: setup ## ansible-galaxy collection build
 pytest: setup images ## every pytest tier (unit, playbooks against moto, end to end)
 	@$(BIN)/pytest
 
-molecule: setup images ## every molecule scenario
-	@scripts/molecule-all.sh
+unit: setup ## pytest tier tests/unit (pure Python, a few containers)
+	@$(BIN)/pytest tests/unit
 
-test: setup images ## everything CI runs: two streams side by side (lint, sanity, build, molecule | pytest)
+playbooks: setup images ## pytest tier tests/playbooks (real ansible-playbook runs against moto)
+	@$(BIN)/pytest tests/playbooks
+
+e2e: setup images ## pytest tier tests/e2e (the local cloud end to end; needs DISCO_SOURCES)
+	@$(BIN)/pytest tests/e2e
+
+molecule: setup images ## every molecule scenario (MOLECULE_SCENARIOS="a b" for some)
+	@scripts/molecule-all.sh $(MOLECULE_SCENARIOS)
+
+test: setup images ## everything CI runs: two streams side by side (scripts/test-streams.sh)
 	@MAKE="$(MAKE)" scripts/test-streams.sh
 
 local-cluster: setup ## launch (or resume) the local cluster: moto + docker, no AWS account

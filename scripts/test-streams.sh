@@ -1,41 +1,78 @@
 #!/usr/bin/env bash
 # make test's tiers as two streams side by side, each in its own order and stopping at its first failing tier:
-#   checks:  lint, sanity, build, molecule (the scenarios one after the other)
-#   pytest:  tests/unit, tests/playbooks, tests/e2e
-# Every output line is prefixed with its stream's name and printed as it comes; each stream ends with one line
-# (passed or FAILED, and its minutes), then the whole run with one. Exit status: non-zero when either stream failed.
-# The two share nothing but the machine: moto servers on free ports, containers and clusters of their own names.
+#   checks:  lint, sanity, build, molecule (every scenario but those that build Disco), unit, playbooks
+#   disco:   e2e, molecule (the scenarios that build Disco: those whose REQUIRES names DISCO_SOURCES)
+# The two streams hold about the same work (each about half of a whole run), so neither waits alone for long at
+# the end: the end-to-end test and the disco scenario, the two longest tiers, are the disco stream.
+# Every output line is prefixed with its stream's name and printed as it comes; each tier ends with a line (passed
+# or FAILED, and its seconds), each stream with one, then the whole run with one. Exit status: non-zero when either
+# stream failed. The two share nothing but the machine: moto servers on free ports, containers and clusters of their
+# own names, one lock per molecule scenario (scripts/molecule-all.sh).
 # DISCO_TEST_STREAMS=1 runs the two one after the other instead (a machine with one core, or to time each alone).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 make_cmd=${MAKE:-make}
 
-stream() {  # name, make targets...; returns the stream's make status
-  local name=$1 start=$SECONDS rc
-  shift
-  # make test did setup and images once before: -o keeps each stream from redoing them (two at once would race);
-  # -j1 keeps a stream's tiers in their order even when the user's make was given -j.
-  "$make_cmd" --no-print-directory -j1 -o setup -o venv -o collections -o images -o docker "$@" 2>&1 | sed -u "s/^/[$name] /"
-  rc=${PIPESTATUS[0]}
-  local took="$(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s"
-  if [ "$rc" -eq 0 ]; then
-    echo "[$name] stream passed in $took"
+# Molecule scenarios by stream: the ones that need Disco's sources go with the end-to-end test.
+checks_scenarios=() disco_scenarios=()
+for config in molecule/*/molecule.yml; do
+  [ -e "$config" ] || continue
+  dir=$(dirname "$config")
+  if [ -f "$dir/REQUIRES" ] && grep -q '^DISCO_SOURCES\b' "$dir/REQUIRES"; then
+    disco_scenarios+=("$(basename "$dir")")
   else
-    echo "[$name] stream FAILED (exit $rc) after $took"
+    checks_scenarios+=("$(basename "$dir")")
+  fi
+done
+
+tier() {  # stream name, target, [make variable assignment]; returns the target's make status
+  local name=$1 target=$2 start=$SECONDS rc label=$2
+  shift 2
+  [ $# -gt 0 ] && label="$target ${1#*=}"
+  # make test did setup and images once before: -o keeps each tier from redoing them (two at once would race);
+  # -j1: a tier is one target, its recipe in order even when the user's make was given -j.
+  "$make_cmd" --no-print-directory -j1 -o setup -o venv -o collections -o images -o docker "$target" "$@" 2>&1 \
+    | sed -u "s/^/[$name] /"
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" -eq 0 ]; then
+    echo "[$name] tier $label passed in $((SECONDS - start)) s"
+  else
+    echo "[$name] tier $label FAILED (exit $rc) after $((SECONDS - start)) s"
   fi
   return "$rc"
 }
 
+finish() {  # stream name, start, status
+  local took="$(((SECONDS - $2) / 60)) min $(((SECONDS - $2) % 60)) s"
+  if [ "$3" -eq 0 ]; then echo "[$1] stream passed in $took"; else echo "[$1] stream FAILED after $took"; fi
+  return "$3"
+}
+
+checks_stream() {
+  local start=$SECONDS rc=0
+  tier checks lint && tier checks sanity && tier checks build \
+    && { [ ${#checks_scenarios[@]} -eq 0 ] || tier checks molecule "MOLECULE_SCENARIOS=${checks_scenarios[*]}"; } \
+    && tier checks unit && tier checks playbooks || rc=1
+  finish checks "$start" "$rc"
+}
+
+disco_stream() {
+  local start=$SECONDS rc=0
+  tier disco e2e \
+    && { [ ${#disco_scenarios[@]} -eq 0 ] || tier disco molecule "MOLECULE_SCENARIOS=${disco_scenarios[*]}"; } || rc=1
+  finish disco "$start" "$rc"
+}
+
 status=0
 if [ "${DISCO_TEST_STREAMS:-2}" = 1 ]; then
-  stream checks lint sanity build molecule || status=1
-  stream pytest pytest || status=1
+  checks_stream || status=1
+  disco_stream || status=1
 else
-  stream checks lint sanity build molecule & checks=$!
-  stream pytest pytest & pytest=$!
+  checks_stream & checks=$!
+  disco_stream & disco=$!
   wait "$checks" || status=1
-  wait "$pytest" || status=1
+  wait "$disco" || status=1
 fi
 [ "$status" -eq 0 ] && echo "make test: all tiers passed" || echo "make test: a stream failed (see its last lines above)"
 exit "$status"
