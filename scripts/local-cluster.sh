@@ -51,45 +51,23 @@ add_time() { # phase microseconds
   spent[$1]=$((${spent[$1]:-0} + $2))
 }
 
-phase_of_play() {
-  case $1 in
-    "Validate the cluster configuration") echo validation ;;
-    "Make sure the local cloud's EC2 API answers"* | "Provision the cluster"*) echo provision ;;
-    "Back each instance of the local cloud"*) echo containers ;;
-    "Show how to use the local cloud"* | "Show the cluster's status") echo status ;;
-    "Tear the cluster down") echo teardown ;;
-    *) echo configure ;;
-  esac
-}
-
-# ansible-playbook "$@": its output goes through, and the time between two task headers counts for the phase of
-# the first one (disco_install's tasks are the Disco build). Sets playbook_rc.
+# ansible-playbook "$@", its output going through; the callback plugin disposable.disco.phases adds up its time by
+# the phase each play names (disco_play_phase; disco_install's tasks are the Disco build) into a JSON file, read
+# here into the timings. Sets playbook_rc.
 timed_playbook() {
-  local line now last phase=start play=""
-  last=${EPOCHREALTIME/./}
+  local file name micros
+  file=$(mktemp)
   set +e
-  ansible-playbook "$@" 2>&1 | while IFS= read -r line; do
-    printf '%s\n' "$line"
-    case $line in
-      "PLAY ["* | "TASK ["* | "RUNNING HANDLER ["* | "PLAY RECAP"*) ;;
-      *) continue ;;
-    esac
-    now=${EPOCHREALTIME/./}
-    add_time "$phase" $((now - last))
-    last=$now
-    case $line in
-      "PLAY RECAP"*) phase=end ;;
-      "PLAY ["*)
-        play=${line#PLAY \[}
-        play=${play%%\]*}
-        phase=$(phase_of_play "$play")
-        ;;
-      *"disposable.disco.disco_install : "*) phase="Disco build" ;;
-      *) phase=$(phase_of_play "$play") ;;
-    esac
-  done
-  playbook_rc=${PIPESTATUS[0]}
+  ANSIBLE_CALLBACKS_ENABLED="${ANSIBLE_CALLBACKS_ENABLED:+$ANSIBLE_CALLBACKS_ENABLED,}disposable.disco.phases" \
+    DISCO_PHASES_FILE="$file" ansible-playbook "$@"
+  playbook_rc=$?
   set -e
+  while IFS=$'\t' read -r name micros; do
+    add_time "$name" "$micros"
+  done < <(python3 -c 'import json, sys
+for name, seconds in json.load(open(sys.argv[1])).items():
+    print(f"{name}\t{round(seconds * 1e6)}")' "$file" 2>/dev/null)
+  rm -f "$file"
 }
 
 seconds() { printf '%d.%01d s' $(($1 / 1000000)) $(($1 % 1000000 / 100000)); }
@@ -98,7 +76,6 @@ print_timings() {
   local phase total=0
   printf '\n== local cluster %s: phase timings\n' "$cluster"
   for phase in "${phases[@]}"; do
-    case $phase in start | end) continue ;; esac
     printf '  %-12s %10s\n' "$phase" "$(seconds "${spent[$phase]}")"
     total=$((total + spent[$phase]))
   done

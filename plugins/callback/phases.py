@@ -1,0 +1,94 @@
+# Copyright: disposable.disco developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Time spent per phase of a playbook run; each play names its phase."""
+
+from __future__ import annotations
+
+# ruff: noqa: E402 - Ansible wants the documentation string before the imports
+
+DOCUMENTATION = r"""
+name: phases
+type: aggregate
+short_description: Time spent per phase of a playbook run, each play naming its phase
+version_added: 0.2.0
+description:
+  - Adds up the time of a playbook run by phase. A play names its phase in its variable C(disco_play_phase)
+    (launch.yml, configure.yml and teardown.yml name theirs); the tasks of the role C(disposable.disco.disco_install)
+    count for the phase V(Disco build) wherever they run. A play that names none counts as V(other).
+  - The time between two task starts counts for the phase of the first task, so a phase holds its tasks' run time
+    on every host and the waits between them.
+  - At the end of the run the phases are shown in the order they first ran, one line each, then their total; or,
+    with O(file), written there as JSON (phase name to seconds, in that order) and not shown.
+  - scripts/local-cluster.sh enables it to print a local cluster's phase timings.
+requirements:
+  - enabled with C(callbacks_enabled) (C(ANSIBLE_CALLBACKS_ENABLED=disposable.disco.phases))
+options:
+  file:
+    description: Write the phases to this JSON file instead of showing them.
+    type: path
+    env:
+      - name: DISCO_PHASES_FILE
+    ini:
+      - section: callback_disposable_disco_phases
+        key: file
+"""
+
+import json
+import time
+from typing import Any
+
+from ansible.plugins.callback import CallbackBase
+
+PHASE_VAR = "disco_play_phase"
+OTHER = "other"
+# Roles whose tasks count for a phase of their own, whatever play runs them.
+ROLE_PHASES = {"disposable.disco.disco_install": "Disco build"}
+
+
+class CallbackModule(CallbackBase):
+    """Adds up the time between task starts by the phase their play (or role) names."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "disposable.disco.phases"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spent: dict[str, float] = {}
+        self.phase: str | None = None  # None before the first play and after the last
+        self.play_phase = OTHER
+        self.since = time.monotonic()
+
+    def switch(self, phase: str | None) -> None:
+        """Count the time since the last event for the current phase, then go on in ``phase``."""
+        now = time.monotonic()
+        if self.phase is not None:
+            self.spent[self.phase] = self.spent.get(self.phase, 0.0) + now - self.since
+        self.phase, self.since = phase, now
+
+    def task_phase(self, task: Any) -> str:
+        role = getattr(task, "_role", None)
+        return ROLE_PHASES.get(role.get_name(), self.play_phase) if role is not None else self.play_phase
+
+    def v2_playbook_on_play_start(self, play: Any) -> None:
+        self.play_phase = str(play.get_vars().get(PHASE_VAR) or OTHER)
+        self.switch(self.play_phase)
+
+    def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
+        self.switch(self.task_phase(task))
+
+    def v2_playbook_on_handler_task_start(self, task: Any) -> None:
+        self.switch(self.task_phase(task))
+
+    def v2_playbook_on_stats(self, stats: Any) -> None:
+        self.switch(None)
+        path = self.get_option("file")
+        if path:
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump({name: round(seconds, 3) for name, seconds in self.spent.items()}, handle)
+            return
+        self._display.display("\n== phase timings")
+        for name, seconds in self.spent.items():
+            self._display.display(f"  {name:<12} {seconds:8.1f} s")
+        self._display.display(f"  {'total':<12} {sum(self.spent.values()):8.1f} s")

@@ -1,0 +1,85 @@
+"""plugins/callback/phases.py on its own: which phase the time between two events counts for (a fake clock, plays
+and tasks of the shape Ansible gives the callback)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from ansible_collections.disposable.disco.plugins.callback import phases
+
+
+@dataclass
+class Play:
+    vars: dict = field(default_factory=dict)
+
+    def get_vars(self) -> dict:
+        return dict(self.vars)
+
+
+@dataclass
+class Role:
+    name: str
+
+    def get_name(self) -> str:
+        return self.name
+
+
+@dataclass
+class Task:
+    _role: Role | None = None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture()
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(phases.time, "monotonic", fake)
+    return fake
+
+
+def callback(path: Path) -> phases.CallbackModule:
+    module = phases.CallbackModule()
+    module.get_option = lambda name: str(path) if name == "file" else None
+    return module
+
+
+def test_time_counts_for_the_phase_of_the_event_before(clock: Clock, tmp_path: Path) -> None:
+    path = tmp_path / "phases.json"
+    module = callback(path)
+    clock.now += 5  # before the first play: counts for nothing
+    module.v2_playbook_on_play_start(Play({"disco_play_phase": "provision"}))
+    clock.now += 2
+    module.v2_playbook_on_task_start(Task(), is_conditional=False)
+    clock.now += 3
+    module.v2_playbook_on_task_start(Task(Role("disposable.disco.disco_install")), is_conditional=False)
+    clock.now += 40  # a task of disco_install: the Disco build, whatever its play names
+    module.v2_playbook_on_handler_task_start(Task(Role("disposable.disco.disco_install")))
+    clock.now += 4
+    module.v2_playbook_on_task_start(Task(Role("disposable.disco.disco_service")), is_conditional=False)
+    clock.now += 6  # another role's task: its play's phase
+    module.v2_playbook_on_play_start(Play())  # names no phase
+    clock.now += 1
+    module.v2_playbook_on_play_start(Play({"disco_play_phase": "provision"}))
+    clock.now += 10
+    module.v2_playbook_on_stats(None)
+    clock.now += 7  # after the run: counts for nothing
+    assert json.loads(path.read_text()) == {"provision": 21.0, "Disco build": 44.0, "other": 1.0}
+    assert list(json.loads(path.read_text())) == ["provision", "Disco build", "other"], "order of first run"
+
+
+def test_no_play_no_phase(clock: Clock, tmp_path: Path) -> None:
+    path = tmp_path / "phases.json"
+    module = callback(path)
+    clock.now += 3
+    module.v2_playbook_on_stats(None)
+    assert json.loads(path.read_text()) == {}
