@@ -352,9 +352,9 @@ def docker(*args: str, check: bool = True, timeout: float = 300) -> subprocess.C
 
 
 def image_key() -> str:
-    """What the cached master image depends on: the two roles' files and the node image."""
+    """What the cached master image depends on: the files of the two roles and their dependencies, the node image."""
     digest = hashlib.sha256(docker("image", "inspect", "--format", "{{.Id}}", NODE_IMAGE).stdout.encode())
-    for role in ("disco_install", "disco_service"):
+    for role in ("disco_facts", "disco_account", "disco_apt", "disco_install", "disco_service"):
         for path in sorted((REPO / "roles" / role).rglob("*")):
             if path.is_file():
                 digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
