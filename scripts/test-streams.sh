@@ -9,8 +9,13 @@
 # stream failed. The two share nothing but the machine: moto servers on free ports, containers and clusters of their
 # own names, one lock per molecule scenario (scripts/molecule-all.sh).
 # DISCO_TEST_STREAMS=1 runs the two one after the other instead (a machine with one core, or to time each alone).
+# The two streams' lines interleave, and a CI log may keep only its end: so the run ends with every tier's result
+# line and, for a stream that failed, its last DISCO_TEST_TAIL lines (default 120) again, whole.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+
+logs=$(mktemp -d "${TMPDIR:-/tmp}/disco-test-streams.XXXXXX") || exit 1
+trap 'rm -rf "$logs"' EXIT
 
 make_cmd=${MAKE:-make}
 
@@ -33,19 +38,21 @@ tier() {  # stream name, target, [make variable assignment]; returns the target'
   # make test did setup and images once before: -o keeps each tier from redoing them (two at once would race);
   # -j1: a tier is one target, its recipe in order even when the user's make was given -j.
   "$make_cmd" --no-print-directory -j1 -o setup -o venv -o collections -o images -o docker "$target" "$@" 2>&1 \
-    | sed -u "s/^/[$name] /"
+    | sed -u "s/^/[$name] /" | tee -a "$logs/$name.log"
   rc=${PIPESTATUS[0]}
   if [ "$rc" -eq 0 ]; then
     echo "[$name] tier $label passed in $((SECONDS - start)) s"
   else
     echo "[$name] tier $label FAILED (exit $rc) after $((SECONDS - start)) s"
-  fi
+  fi | tee -a "$logs/$name.log" "$logs/tiers.log"
   return "$rc"
 }
 
 finish() {  # stream name, start, status
   local took="$(((SECONDS - $2) / 60)) min $(((SECONDS - $2) % 60)) s"
-  if [ "$3" -eq 0 ]; then echo "[$1] stream passed in $took"; else echo "[$1] stream FAILED after $took"; fi
+  if [ "$3" -eq 0 ]; then echo "[$1] stream passed in $took"; else echo "[$1] stream FAILED after $took"; fi \
+    | tee -a "$logs/tiers.log"
+  [ "$3" -eq 0 ] || touch "$logs/$1.failed"
   return "$3"
 }
 
@@ -74,5 +81,12 @@ else
   wait "$checks" || status=1
   wait "$disco" || status=1
 fi
-[ "$status" -eq 0 ] && echo "make test: all tiers passed" || echo "make test: a stream failed (see its last lines above)"
+for name in checks disco; do
+  [ -e "$logs/$name.failed" ] || continue
+  echo "== make test: the last ${DISCO_TEST_TAIL:-120} lines of the failed stream '$name' =="
+  tail -n "${DISCO_TEST_TAIL:-120}" "$logs/$name.log"
+done
+echo "== make test: tiers =="
+cat "$logs/tiers.log"
+[ "$status" -eq 0 ] && echo "make test: all tiers passed" || echo "make test: a stream failed (its last lines are just above)"
 exit "$status"

@@ -19,7 +19,7 @@ for arg; do
     printf '%s\\n' "$arg" >> "$RECORD"
   fi
 done
-for arg; do [ "$arg" = "$FAIL_TIER" ] && exit 3; done
+for arg; do [ "$arg" = "$FAIL_TIER" ] && { echo "why $arg failed"; exit 3; }; done
 exit 0
 """
 
@@ -36,8 +36,18 @@ def run_streams(tmp_path: Path, fail: str = "", sequential: bool = False) -> tup
     return result.returncode, result.stdout, made
 
 
+SUMMARY = "== make test: tiers =="
+
+
 def stream_lines(output: str, stream: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith(f"[{stream}] tier ")]
+    """The tier lines a stream printed as it went (the summary at the end repeats them)."""
+    live = output.split(SUMMARY)[0]
+    return [line for line in live.splitlines() if line.startswith(f"[{stream}] tier ")]
+
+
+def summary(output: str) -> list[str]:
+    assert SUMMARY in output, output
+    return output.split(SUMMARY)[1].strip().splitlines()
 
 
 def scenarios_made(made: list[str]) -> list[str]:
@@ -56,6 +66,9 @@ def test_every_tier_once(tmp_path: Path, sequential: bool) -> None:
     assert [line.split()[2] for line in stream_lines(output, "disco")] == ["e2e", "molecule"], output
     assert "[disco] tier molecule disco passed" in output, "the scenario that builds Disco is in the disco stream"
     assert output.rstrip().endswith("make test: all tiers passed")
+    assert "failed stream" not in output, "nothing is replayed when all passed"
+    lines = summary(output)
+    assert len([line for line in lines if " tier " in line]) == 8, lines
 
 
 def test_a_failing_tier_stops_its_stream_only(tmp_path: Path) -> None:
@@ -64,7 +77,12 @@ def test_a_failing_tier_stops_its_stream_only(tmp_path: Path) -> None:
     assert "[checks] tier sanity FAILED (exit 3)" in output, output
     assert "build" not in made and "unit" not in made and "playbooks" not in made, made
     assert "[checks] stream FAILED" in output and "[disco] stream passed" in output, output
-    assert output.rstrip().endswith("make test: a stream failed (see its last lines above)")
+    assert output.rstrip().endswith("make test: a stream failed (its last lines are just above)")
+    replay = output.split("== make test: the last 120 lines of the failed stream 'checks' ==")
+    assert len(replay) == 2, "the failed stream's end is printed again, after both streams ended"
+    assert "[checks] why sanity failed" in replay[1].split(SUMMARY)[0], output
+    assert "[disco]" not in replay[1].split(SUMMARY)[0], "only the failed stream's lines are replayed"
+    assert any(line.startswith("[checks] tier sanity FAILED (exit 3)") for line in summary(output)), output
 
 
 def test_a_failing_e2e_skips_the_disco_scenario(tmp_path: Path) -> None:
