@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "plugins" / "module_utils"))
+sys.path.insert(0, str(REPO / "roles" / "disco_jobtools" / "files"))  # the package disco_s3, as on a node
 
 MIB = 1024 * 1024
 BUCKET = "bench-bucket"

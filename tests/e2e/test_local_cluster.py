@@ -55,7 +55,7 @@ LAPTOP_JOB = HERE / "laptop_job.py"
 CLIENT = REPO / "playbooks" / "client.yml"
 JOBS = REPO / "examples" / "jobs"
 JOB_PLAYBOOK = "ansible-playbook", str(REPO / "playbooks" / "job.yml")
-DISCO_S3 = REPO / "plugins" / "module_utils" / "disco_s3.py"
+DISCO_S3 = REPO / "roles" / "disco_jobtools" / "files" / "disco_s3"  # the package
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 TIMING = re.compile(
     r"^  (validation|provision|containers|configure|Disco build|status|teardown|job|total)\s+([\d.]+) s$", re.M
@@ -209,7 +209,7 @@ class LocalCloud:
         master = self.master()
         docker("exec", master, "mkdir", "-p", "/tmp/disco-e2e/lib")
         docker("cp", str(JOB), f"{master}:/tmp/disco-e2e/wordcount_job.py")
-        docker("cp", str(DISCO_S3), f"{master}:/tmp/disco-e2e/lib/disco_s3.py")
+        docker("cp", str(DISCO_S3), f"{master}:/tmp/disco-e2e/lib/disco_s3")
         docker("cp", str(self.workdir / f"{run}.json"), f"{master}:/tmp/disco-e2e/{run}.json")
         docker("exec", master, "chmod", "-R", "a+rX", "/tmp/disco-e2e")
         started = time.monotonic()

@@ -3,16 +3,17 @@
     python3 wordcount_job.py CONFIG.json
 
 CONFIG gives bucket, input_prefix, output_prefix, endpoint (moto's S3 as the nodes reach it), aws_key,
-aws_secret, region, partitions and disco_s3_dir (a directory holding a copy of disco_s3.py). The inputs are
-signed GET URLs of the objects under input_prefix; every reduce partition goes gzipped into
+aws_secret, region, partitions and disco_s3_dir (a directory holding a copy of the disco_s3 package). The
+inputs are signed GET URLs of the objects under input_prefix; every reduce partition goes gzipped into
 s3://bucket/<output_prefix><job name>/part-NNNNN.gz through disco_s3's s3_line_output_stream. Prints one JSON
 line: the job's name and whether disco_s3 was shipped with the job. disco_s3 comes from the node's python3 path
 when installed there (role disco_jobtools), else from disco_s3_dir, and then travels with the job
-(required_files).
+(required_files as a dict: the package's files under lib/disco_s3/ of the job's home).
 """
 
 import json
 import sys
+from pathlib import Path
 
 from disco.core import Job
 from disco.worker.task_io import task_output_stream
@@ -36,12 +37,13 @@ def main():
     try:
         import disco_s3
 
-        shipped = []
+        shipped = {}
     except ImportError:
         sys.path.insert(0, config["disco_s3_dir"])
         import disco_s3
 
-        shipped = [disco_s3.__file__]
+        package = Path(disco_s3.__file__).parent
+        shipped = {f"lib/disco_s3/{path.name}": path.read_bytes() for path in package.glob("*.py")}
     params = {
         "BUCKET_NAME": config["bucket"],
         "ENDPOINT_URL": config["endpoint"],

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from ansible_collections.disposable.disco.plugins.module_utils import disco_s3
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / "roles/disco_job/files/disco_job_run.py"
@@ -20,10 +18,10 @@ NODES_ENDPOINT = "http://disco-moto:5000"  # moto as the nodes reach it, by cont
 
 @pytest.fixture(scope="module")
 def runner():
+    """The script as a module; its ``import disco_s3`` finds the package on pytest's path, as in the client's venv."""
     spec = importlib.util.spec_from_file_location("disco_job_run", RUNNER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    sys.modules.setdefault("disco_s3", disco_s3)  # the client's venv has it at the top level
     return module
 
 

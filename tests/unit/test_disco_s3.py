@@ -21,8 +21,8 @@ import uuid
 from collections import Counter
 
 import boto3
+import disco_s3
 import pytest
-from ansible_collections.disposable.disco.plugins.module_utils import disco_s3
 from moto.server import ThreadedMotoServer
 
 BUCKET = "disco-out"

@@ -11,12 +11,12 @@ import sys
 import textwrap
 import zlib
 
+import disco_s3
 import pytest
-from ansible_collections.disposable.disco.plugins.module_utils import disco_s3
 
 MIB = 1024 * 1024
 BUCKET = "big-out"
-LIB = os.path.dirname(disco_s3.__file__)  # as on a node: disco_s3 importable as a top-level module
+LIB = os.path.dirname(os.path.dirname(disco_s3.__file__))  # as on a node: the package disco_s3 at the top level
 
 # Shared by the child and the test: the same ~2 MiB block of ~100-byte lines, repeated.
 BLOCK = """

@@ -10,7 +10,7 @@ as ``stream(fd, size, url[, params])`` with ``size`` None in the partition slot,
 reads the local output file's size. A task that raises is never closed: the process just exits.
 
 This file mirrors that: a tiny ``disco`` package (dPickle-like pickler, ``disco.worker.active_task``)
-is written next to a copy of disco_s3.py in the job's ``lib/`` (where ``required_files`` land), the
+is written next to a copy of the disco_s3 package in the job's ``lib/`` (where ``required_files`` land), the
 job objects are pickled here, and a separate Python process plays the node with only ``lib/`` on its path.
 """
 
@@ -28,12 +28,12 @@ import textwrap
 import types
 import uuid
 
+import disco_s3
 import pytest
-from ansible_collections.disposable.disco.plugins.module_utils import disco_s3
 
 BUCKET = "disco-results"
 MIB = 1024 * 1024
-MODULE = disco_s3.__file__
+PACKAGE = os.path.dirname(disco_s3.__file__)
 
 # disco/dpickle.py of the stand-in: the same wire format as disco.dPickle (written for this test, not copied).
 DPICKLE = '''
@@ -215,10 +215,10 @@ def s3(moto):
 
 @pytest.fixture()
 def jobhome(tmp_path):
-    """A job home: lib/ holds disco_s3.py (required_files) and the stand-in disco package."""
+    """A job home: lib/ holds the disco_s3 package (required_files) and the stand-in disco package."""
     lib = tmp_path / "lib"
     (lib / "disco").mkdir(parents=True)
-    shutil.copy(MODULE, lib / "disco_s3.py")
+    shutil.copytree(PACKAGE, lib / "disco_s3", ignore=shutil.ignore_patterns("__pycache__"))
     (lib / "disco" / "__init__.py").write_text("")
     (lib / "disco" / "worker.py").write_text("active_task = None\n")
     (lib / "disco" / "dpickle.py").write_text(textwrap.dedent(DPICKLE))

@@ -78,7 +78,7 @@ def test_imdsv2_is_required_as_ec2_requires_it(metadata):
 NODE_SCRIPT = """
 import json, sys
 import boto3
-from ansible_collections.disposable.disco.plugins.module_utils.disco_s3 import S3Connection
+from disco_s3 import S3Connection
 params = json.loads(sys.argv[1])
 client = S3Connection.from_params(params).client()
 client.put_object(Bucket=params["BUCKET"], Key=params["KEY"], Body=b"written by the instance role\\n")
@@ -96,7 +96,7 @@ def node_env(url: str, tmp_path: Path) -> dict[str, str]:
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"{url}/",
             "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
             "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
-            "PYTHONPATH": str(REPO / ".collections"),
+            "PYTHONPATH": str(REPO / "roles" / "disco_jobtools" / "files"),  # disco_s3 as on a node
         }
     )
     return env

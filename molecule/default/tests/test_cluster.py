@@ -69,7 +69,7 @@ def test_pip_requirement_imported_by_system_python3(node: Host) -> None:
 
 def test_job_helpers_imported_by_system_python3(node: Host) -> None:
     out = node.check_output("runuser -u disco -- /usr/bin/python3 -c 'import disco_s3; print(disco_s3.__file__)'")
-    assert out == "/usr/lib/python3/dist-packages/disco_s3.py"  # role disco_jobtools
+    assert out == "/usr/lib/python3/dist-packages/disco_s3/__init__.py"  # role disco_jobtools
 
 
 def test_node_booted_like_an_ec2_instance_of_the_release(node: Host) -> None:

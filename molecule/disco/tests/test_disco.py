@@ -35,7 +35,7 @@ MOTO = "disco-molecule-moto"  # started by create.yml on the scenario's network
 MOTO_ON_NETWORK = f"http://{MOTO}:5000"  # S3 as the nodes reach it
 WORKDIR = "/tmp/molecule-disco"  # on the master, the verifier's files (owned by disco)
 JOB = Path(__file__).resolve().parent.parent / "files" / "wordcount.py"
-DISCO_S3 = Path(__file__).resolve().parents[3] / "plugins" / "module_utils" / "disco_s3.py"
+DISCO_S3 = Path(__file__).resolve().parents[3] / "roles" / "disco_jobtools" / "files" / "disco_s3"  # the package
 SEED = 20261124
 PARTS = 8
 PART_BYTES = 512 * 1024
@@ -249,7 +249,7 @@ def test_both_slaves_joined_and_the_master_runs_no_tasks() -> None:
 def test_job_helpers_on_every_node() -> None:
     for node in [MASTER, *SLAVES]:
         out = docker("exec", "-u", "disco", node, "python3", "-c", "import disco_s3; print(disco_s3.__file__)").stdout
-        assert out.strip() == "/usr/lib/python3/dist-packages/disco_s3.py"
+        assert out.strip() == "/usr/lib/python3/dist-packages/disco_s3/__init__.py"
 
 
 def test_the_lifetime_timer_runs_on_every_node_and_the_master_publishes_its_state() -> None:
@@ -452,7 +452,8 @@ def laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     client.mkdir()
     for package in ("disco", "clx"):  # Disco's client, exactly the master's (patched for Python 3.11)
         docker("cp", f"{MASTER}:/usr/lib/python3/dist-packages/{package}", str(client / package))
-    shutil.copy(DISCO_S3, client / "disco_s3.py")  # the collection's, for the job's reduce_output_stream
+    # the collection's, for the job's reduce_output_stream
+    shutil.copytree(DISCO_S3, client / "disco_s3", ignore=shutil.ignore_patterns("__pycache__"))
     # fmt: off
     tunnel = subprocess.Popen([
         "ssh", "-N", "-i", str(key), "-p", ssh_port, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
