@@ -1,4 +1,5 @@
-"""disco_s3 against a real moto server over HTTP: output streams, failures, credentials, signed URLs, MagicList."""
+"""disco_s3's output streams (disco_s3.streams, disco_s3.upload) against a real moto server over HTTP: round trips,
+params, atomicity, failures, credentials kept secret."""
 
 from __future__ import annotations
 
@@ -9,57 +10,23 @@ import http.server
 import json
 import logging
 import os
-import pickle
 import random
 import threading
 import time
 import traceback
-import types
 import urllib.parse
-import urllib.request
 import uuid
 from collections import Counter
 
-import boto3
 import disco_s3
 import pytest
 from moto.server import ThreadedMotoServer
 
-BUCKET = "disco-out"
+BUCKET = "disco-out"  # the conftest's bucket
 MIB = 1024 * 1024
 
 
-# ---------------------------------------------------------------------------- fixtures and helpers
-
-
-def client_for(url, env):
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
-@pytest.fixture()
-def s3(moto):
-    client = client_for(moto.url, moto.env)
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture()
-def params(moto, s3):
-    """Job params as the original tool took them, plus the endpoint of the moto server."""
-    return {
-        "AWS_KEY": moto.env["AWS_ACCESS_KEY_ID"],
-        "AWS_SECRET": moto.env["AWS_SECRET_ACCESS_KEY"],
-        "BUCKET_NAME": BUCKET,
-        "ENDPOINT_URL": moto.url,
-        "AWS_REGION": moto.env["AWS_REGION"],
-        "JOB_NAME": "wordcount@5a1:b2",
-    }
+# ---------------------------------------------------------------------------- helpers
 
 
 def wait_for(predicate, timeout=30):
@@ -486,130 +453,3 @@ def test_secret_is_redacted_if_a_server_echoes_it(s3, params, moto):
             out.close()
     assert "Bad***" in str(caught.value)
     assert secret not in "".join(traceback.format_exception(caught.value))
-
-
-# ---------------------------------------------------------------------------- signed input URLs
-
-
-@pytest.fixture()
-def inputs(s3):
-    contents = {
-        "logs/2026/a.gz": gzip.compress(b"alpha\n"),
-        "logs/2026/b.gz": gzip.compress(b"beta\n"),
-        "logs/2026/skip.txt": b"not an input\n",
-        "logs/2027/c.gz": gzip.compress(b"gamma\n"),
-        "other/d.gz": b"elsewhere",
-    }
-    for key, body in contents.items():
-        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    return contents
-
-
-def test_signed_urls_are_fetchable_with_urllib(inputs, params):
-    urls = disco_s3.s3_input_urls(BUCKET, "logs/", ".gz", expires=600, params=params)
-    assert len(urls) == 3
-    fetched = []
-    for url in urls:
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-        assert query["X-Amz-Expires"] == ["600"]
-        assert url.startswith(params["ENDPOINT_URL"] + "/")
-        with urllib.request.urlopen(url, timeout=30) as response:
-            fetched.append(gzip.decompress(response.read()))
-    assert fetched == [b"alpha\n", b"beta\n", b"gamma\n"]
-
-
-def test_signed_urls_scheme_and_suffixes(inputs, params):
-    http_urls = disco_s3.s3_input_urls(BUCKET, "logs/2026/", (".gz", ".txt"), scheme="http", params=params)
-    assert [urllib.parse.urlsplit(url).path for url in http_urls] == [
-        f"/{BUCKET}/logs/2026/a.gz",
-        f"/{BUCKET}/logs/2026/b.gz",
-        f"/{BUCKET}/logs/2026/skip.txt",
-    ]
-    with urllib.request.urlopen(http_urls[2], timeout=30) as response:
-        assert response.read() == b"not an input\n"
-    https_urls = disco_s3.s3_input_urls(BUCKET, "logs/2026/", ".gz", scheme="https", params=params)
-    assert all(url.startswith("https://127.0.0.1:") for url in https_urls)
-    assert disco_s3.s3_input_urls(BUCKET, "nothing/", params=params) == []
-
-
-def test_signed_urls_with_default_credentials(inputs, moto, monkeypatch):
-    for name, value in moto.env.items():
-        monkeypatch.setenv(name, value)
-    [url] = disco_s3.s3_input_urls(BUCKET, "other/")
-    with urllib.request.urlopen(url, timeout=30) as response:
-        assert response.read() == b"elsewhere"
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [({"scheme": "ftp"}, "scheme must be"), ({"expires": 0}, "expires"), ({"expires": 8 * 86400}, "expires")],
-)
-def test_signed_urls_bad_arguments(params, kwargs, message):
-    with pytest.raises(disco_s3.DiscoS3Error, match=message):
-        disco_s3.s3_input_urls(BUCKET, params=params, **kwargs)
-
-
-# ---------------------------------------------------------------------------- MagicList
-
-
-def test_magiclist_append_iterate_len_and_reuse(tmp_path):
-    items = [index if index % 3 else {"n": index, "t": (index, "x")} for index in range(2500)]
-    with disco_s3.MagicList(buffer_size=100, dir=str(tmp_path)) as magic:
-        for item in items:
-            magic.append(item)
-        assert len(magic) == 2500
-        assert os.path.getsize(magic.path) > 0  # spilled
-        assert list(magic) == items
-        assert list(magic) == items  # iterable again
-        first = iter(magic)
-        assert next(first) == items[0]
-        magic.extend(["late"])
-        assert list(first) == items[1:]  # an iteration sees what was there when it started
-        assert list(magic)[-1] == "late"
-        assert bool(magic)
-        path = magic.path
-    assert not os.path.exists(path)
-    assert magic.closed
-    with pytest.raises(ValueError, match="closed"):
-        iter(magic)
-
-
-def test_magiclist_small_stays_in_memory_and_close_is_idempotent(tmp_path):
-    magic = disco_s3.MagicList(["a", "b"], dir=str(tmp_path))
-    assert list(magic) == ["a", "b"]
-    assert len(magic) == 2
-    assert os.path.getsize(magic.path) == 0
-    magic.close()
-    magic.close()
-    assert list(tmp_path.iterdir()) == []
-    assert "closed" in repr(magic)
-
-
-def test_magiclist_removed_when_garbage_collected(tmp_path):
-    magic = disco_s3.MagicList(range(50), buffer_size=7, dir=str(tmp_path))
-    assert len(list(tmp_path.iterdir())) == 1
-    del magic
-    gc.collect()
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_magiclist_custom_serialisation(tmp_path):
-    def dumps(batch):
-        return json.dumps(batch).encode()
-
-    magic = disco_s3.MagicList(buffer_size=3, dir=str(tmp_path), dumps=dumps, loads=json.loads)
-    magic.extend([[1, "a"], [2, "b"], [3, "c"], [4, "d"]])
-    assert list(magic) == [[1, "a"], [2, "b"], [3, "c"], [4, "d"]]
-    with open(magic.path, "rb") as handle:
-        assert b'[[1, "a"], [2, "b"], [3, "c"]]' in handle.read()
-    magic.close()
-
-
-def test_magiclist_items_are_pickled_by_default(tmp_path):
-    point = types.SimpleNamespace(x=1, y=[2, 3])
-    magic = disco_s3.MagicList([point], buffer_size=1, dir=str(tmp_path))
-    with open(magic.path, "rb") as handle:
-        handle.read(8)
-        assert pickle.loads(handle.read()) == [point]
-    assert list(magic) == [point]
-    magic.close()
