@@ -304,6 +304,12 @@ def best_of(runs: list[dict[str, Any]], seconds: str) -> dict[str, Any]:
     return best
 
 
+def stream_row(label: str, size: int, run: dict[str, Any], extra: str = "") -> tuple[str, float, float, str]:
+    """A row of the table for a run of the line stream: throughput, peak RSS, time (close's too) and CPU."""
+    notes = f"{run['seconds']:.1f}s (close {run['close_seconds']:.1f}s), cpu {run['cpu']:.1f}s{extra}"
+    return label, size / MIB / run["seconds"], run["maxrss"], notes
+
+
 def bench_streams(args: argparse.Namespace, url: str) -> list[tuple[str, float, float, str]]:
     size = args.size
     part = ["--part-size", str(args.part_size), "--size", str(size)]
@@ -324,19 +330,8 @@ def bench_streams(args: argparse.Namespace, url: str) -> list[tuple[str, float, 
     gzip, fileobj = best_of(runs["gzip"], "wall"), best_of(runs["fileobj"], "seconds")
     return [
         ("bare boto3 S3 client (reference)", float("nan"), bare["maxrss"], "list_buckets once"),
-        (
-            "disco_s3 lines, gzip off",
-            size / MIB / plain["seconds"],
-            plain["maxrss"],
-            f"{plain['seconds']:.1f}s (close {plain['close_seconds']:.1f}s), cpu {plain['cpu']:.1f}s",
-        ),
-        (
-            "disco_s3 lines, gzip on",
-            size / MIB / packed["seconds"],
-            packed["maxrss"],
-            f"{packed['seconds']:.1f}s (close {packed['close_seconds']:.1f}s), cpu {packed['cpu']:.1f}s, "
-            f"ratio {size / packed['stored']:.2f}x",
-        ),
+        stream_row("disco_s3 lines, gzip off", size, plain),
+        stream_row("disco_s3 lines, gzip on", size, packed, f", ratio {size / packed['stored']:.2f}x"),
         (
             "gzip -6 of the same bytes (file -> /dev/null)",
             size / MIB / gzip["wall"],

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .common import MIB, DiscoS3Error, S3Connection, as_bool, as_int, param, require_boto3
-from .upload import MAX_PART_SIZE, MIN_PART_SIZE, Pipeline, Upload
+from .upload import MAX_PART_SIZE, MIN_PART_SIZE, Pipeline, Upload, aborting
 
 DEFAULT_PART_SIZE = 8 * MIB
 DEFAULT_KEY_TEMPLATE = "{prefix}{job}/part-{partition:05d}{ext}"
@@ -115,22 +115,17 @@ class _S3Output:
         data = self._encode_batch()
         self._batch.clear()
         self._batched = 0
-        try:
+        with aborting(self.abort):
             self._pipeline.write(data)
-        except BaseException:
-            self.abort()
-            raise
 
     def close(self) -> None:
         """Upload what is left and make the object appear; on failure abort the upload and raise S3OutputError."""
         if self.closed:
             return
         try:
-            self.flush()
-            self._pipeline.finish()
-        except BaseException:
-            self.abort()
-            raise
+            with aborting(self.abort):
+                self.flush()
+                self._pipeline.finish()
         finally:
             self._shut()
 

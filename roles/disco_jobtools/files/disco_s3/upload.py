@@ -5,11 +5,12 @@ pipeline that compresses encoded batches and cuts them into parts, both in bound
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .common import LOG, MIB, ClientError, S3OutputError
@@ -67,6 +68,16 @@ def _part_size(base: int, number: int) -> int:
     if number <= FIXED_SIZE_PARTS:
         return base
     return min(base << ((number - FIXED_SIZE_PARTS - 1) // PARTS_PER_SIZE_STEP + 1), MAX_PART_SIZE)
+
+
+@contextlib.contextmanager
+def aborting(abort: Callable[[], None]) -> Iterator[None]:
+    """Run the block; if anything escapes it (KeyboardInterrupt too), call ``abort`` and let it go on."""
+    try:
+        yield
+    except BaseException:
+        abort()
+        raise
 
 
 class Upload:
@@ -305,15 +316,12 @@ class Pipeline:
         """Drain the pipe, send the last part and make the object appear."""
         self._stop()
         self.raise_if_failed()
-        try:
+        with aborting(self.abort):
             if self.compressor is not None:
                 self._append(self.compressor.flush())
             part, self.part = self.part, bytearray(0)
             del part[self.filled :]
             self.upload.finish(part)
-        except BaseException:
-            self.abort()
-            raise
 
     def abort(self) -> None:
         """Stop packing and abort the upload; idempotent, never raises."""
