@@ -122,7 +122,7 @@ def test_a_node_writes_to_s3_with_no_key_through_the_metadata_service(image, con
             "run", "--rm", "--name", container_name, "--network", "host", "--user", "nobody",
             "-e", f"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:{server.server_address[1]}/",
             "-e", "HOME=/tmp",
-            "-v", f"{boto}:/opt/boto:ro", "-v", f"{REPO / 'plugins/module_utils'}:/opt/disco:ro",
+            "-v", f"{boto}:/opt/boto:ro", "-v", f"{REPO / 'roles/disco_jobtools/files'}:/opt/disco:ro",
             "--entrypoint", "python3", image, "-c", NODE_SCRIPT, json.dumps(params),
             check=False,
         )  # fmt: skip
