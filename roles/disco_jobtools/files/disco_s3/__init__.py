@@ -21,10 +21,12 @@ implementation up at call time and import it from ``disco_s3`` when they are run
 
 from __future__ import annotations
 
+# The names aliased to themselves are re-exported too, but not given by `import *`.
+# pylint: disable=useless-import-alias
 from .common import BOTO3_IMPORT_ERROR as BOTO3_IMPORT_ERROR
 from .common import HAS_BOTO3, DiscoS3Error, S3OutputError
 from .common import LOG as LOG
-from .common import S3Connection as S3Connection
+from .common import S3Connection as S3Connection  # roles/disco_job's runner signs with its client
 from .common import param as param
 from .inputs import list_s3_keys, s3_input_urls
 from .magiclist import MagicList
@@ -36,7 +38,7 @@ from .streams import (
     s3_line_output_stream,
     s3_raw_output_stream,
 )
-from .streams import _open_disco_s3_output as _open_disco_s3_output  # what a bare stream function imports
+from .streams import _open_disco_s3_output as _open_disco_s3_output  # what a stream function rebuilt bare imports
 
 __all__ = [
     "HAS_BOTO3",

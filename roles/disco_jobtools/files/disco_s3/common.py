@@ -1,12 +1,13 @@
 # Copyright: disposable.disco developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the streams and the signed inputs share: errors, params parsing and the S3 connection (boto3)."""
+"""What the streams and the signed inputs share: errors (botocore's described, secrets redacted), params parsing
+and the S3 connection (boto3)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ MIB = 1024 * 1024
 DEFAULT_MAX_ATTEMPTS = 5
 _TRUE = frozenset({"1", "true", "yes", "on", "y"})
 _FALSE = frozenset({"0", "false", "no", "off", "n", ""})
+_THROTTLING = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "RequestTimeout"})
 _MISSING = object()
 _CLIENTS: dict[Any, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
@@ -52,6 +54,38 @@ def require_boto3() -> None:
         raise DiscoS3Error(
             f"disco_s3 needs boto3 and botocore on this Python (pip install boto3): {BOTO3_IMPORT_ERROR}"
         ) from BOTO3_IMPORT_ERROR
+
+
+# --------------------------------------------------------------------------- botocore's errors, redaction
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def error_code(exc: BaseException) -> str | None:
+    if ClientError is not None and isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code")
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection trouble, throttling or a server error: worth another try."""
+    if ClientError is not None and isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500 or status == 429 or error_code(exc) in _THROTTLING
+    return True
+
+
+def describe(exc: BaseException) -> str:
+    if ClientError is not None and isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        return f"{error.get('Code', 'Error')} (HTTP {status}): {error.get('Message', '')}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"
 
 
 # --------------------------------------------------------------------------- parameters

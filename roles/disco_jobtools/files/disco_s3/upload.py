@@ -10,10 +10,10 @@ import queue
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from .common import LOG, MIB, ClientError, S3OutputError
+from .common import LOG, MIB, S3OutputError, describe, error_code, is_transient, redact
 
 MIN_PART_SIZE = 5 * MIB  # S3's floor for every part but the last
 MAX_PART_SIZE = 5 * 1024 * MIB
@@ -24,40 +24,7 @@ PARTS_PER_SIZE_STEP = 1000
 # each part, and botocore's default part checksums are then consistent with the upload's declared algorithm.
 CHECKSUM = "CRC32"
 ABORT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)  # seconds; aborting is what keeps orphan parts away, so it insists
-_THROTTLING = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "RequestTimeout"})
 PIPE_DEPTH = 2  # encoded batches waiting for the packer thread
-
-
-# --------------------------------------------------------------------------- errors and redaction
-
-
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _error_code(exc: BaseException) -> str | None:
-    if ClientError is not None and isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code")
-    return None
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Connection trouble, throttling or a server error: worth another try."""
-    if ClientError is not None and isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return status >= 500 or status == 429 or _error_code(exc) in _THROTTLING
-    return True
-
-
-def _describe(exc: BaseException) -> str:
-    if ClientError is not None and isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-        return f"{error.get('Code', 'Error')} (HTTP {status}): {error.get('Message', '')}".rstrip(": ")
-    return f"{type(exc).__name__}: {exc}"
 
 
 # --------------------------------------------------------------------------- multipart upload
@@ -109,8 +76,8 @@ class Upload:
         return f"s3://{self.bucket}/{self.key}"
 
     def fail(self, operation: str, exc: BaseException) -> S3OutputError:
-        message = f"S3 output to {self.where} failed in {operation}: {_describe(exc)}; the upload was aborted"
-        error = S3OutputError(_redact(message, self.secrets))
+        message = f"S3 output to {self.where} failed in {operation}: {describe(exc)}; the upload was aborted"
+        error = S3OutputError(redact(message, self.secrets))
         error.original = exc
         return error
 
@@ -215,10 +182,10 @@ class Upload:
             try:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
             except Exception as exc:
-                reason = _redact(_describe(exc), self.secrets)
-                if _error_code(exc) == "NoSuchUpload":
+                reason = redact(describe(exc), self.secrets)
+                if error_code(exc) == "NoSuchUpload":
                     return
-                if delay is None or not _is_transient(exc):
+                if delay is None or not is_transient(exc):
                     LOG.warning(
                         "could not abort the multipart upload %s to %s (%s): its parts stay until a bucket "
                         "lifecycle rule (AbortIncompleteMultipartUpload) removes them",
