@@ -41,9 +41,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
+from support.motoserver import client_at
 
 pytestmark = pytest.mark.slow
 
@@ -119,12 +119,13 @@ class LocalCloud:
         return self.workdir / "local.yml"
 
     def client(self, service: str):
-        return boto3.client(
+        settings = self.settings
+        return client_at(
             service,
-            endpoint_url=self.endpoint,
-            region_name=self.settings["disco_region"],
-            aws_access_key_id=self.settings["disco_aws_access_key"],
-            aws_secret_access_key=self.settings["disco_aws_secret_key"],
+            self.endpoint,
+            settings["disco_region"],
+            settings["disco_aws_access_key"],
+            settings["disco_aws_secret_key"],
         )
 
     def script(self, command: str, *extra: str, label: str) -> str:

@@ -817,6 +817,17 @@ class _Server:
         self.thread.join()
 
 
+def client_at(service: str, url: str, region: str, access_key: str, secret_key: str) -> Any:
+    """A boto3 client for the moto server at ``url`` (this one, or the local cloud's in its container)."""
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+    )
+
+
 @dataclass
 class MotoServer:
     """moto's server behind the strict layer, on a free port of 127.0.0.1."""
@@ -849,13 +860,8 @@ class MotoServer:
 
     def client(self, service: str) -> Any:
         """A boto3 client for this server, with the fake credentials."""
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=self.env["AWS_REGION"],
-            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
-        )
+        env = self.env
+        return client_at(service, self.url, env["AWS_REGION"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
 
     def _post(self, path: str) -> bytes:
         request = urllib.request.Request(self.url + path, method="POST", data=b"")
