@@ -61,6 +61,15 @@ def report_lines(cluster_name: str, summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+# The plan's lists of ids, in the order plan_lines says them, and what each does ({} is how many).
+PLAN_ACTIONS = (
+    ("cancel", "cancel {} spot request(s)"),
+    ("terminate_requests", "cancel {} spot request(s) and terminate their instances"),
+    ("terminate_instances", "terminate {} instance(s)"),
+    ("delete_templates", "delete {} launch template(s)"),
+)
+
+
 def plan_lines(plan: dict[str, Any]) -> list[str]:
     """The plan in words: what a run launches, cancels, terminates, deletes and tags."""
     lines = []
@@ -71,21 +80,9 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
             f"  launch {launch['count']} x {market} {'|'.join(launch['instance_types'])} for "
             f"{group_key(launch['role'], launch['group'])}{price}"
         )
-    if plan["cancel"]:
-        lines.append(f"  cancel {len(plan['cancel'])} spot request(s): {', '.join(plan['cancel'])}")
-    if plan["terminate_requests"]:
-        lines.append(
-            f"  cancel {len(plan['terminate_requests'])} spot request(s) and terminate their instances: "
-            + ", ".join(plan["terminate_requests"])
-        )
-    if plan["terminate_instances"]:
-        lines.append(
-            f"  terminate {len(plan['terminate_instances'])} instance(s): {', '.join(plan['terminate_instances'])}"
-        )
-    if plan["delete_templates"]:
-        lines.append(
-            f"  delete {len(plan['delete_templates'])} launch template(s): {', '.join(plan['delete_templates'])}"
-        )
+    for key, action in PLAN_ACTIONS:
+        if plan[key]:
+            lines.append(f"  {action.format(len(plan[key]))}: {', '.join(plan[key])}")
     for tagging in plan["tag"]:
         lines.append(f"  tag {len(tagging['resource_ids'])} instance(s) with {tagging['tags']}")
     return lines

@@ -21,20 +21,11 @@ description:
 author:
   - disposable.disco developers (@disposable-disco)
 options: {}
-attributes:
-  check_mode:
-    support: full
-    description: Reads variables only.
-  diff_mode:
-    support: none
-    description: Changes nothing.
-  platform:
-    support: full
-    platforms: all
-    description: Runs on the controller.
 notes:
   - Call it from the role C(disposable.disco.disco), whose defaults it compares with legacy keys (a legacy key
     wins over a native default; a legacy key and a different explicit native value are an error).
+extends_documentation_fragment:
+  - disposable.disco.read_only.controller
 """
 
 EXAMPLES = r"""

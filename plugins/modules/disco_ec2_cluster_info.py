@@ -38,30 +38,33 @@ options:
     description: The master, as in the C(disco_cluster.master) fact; needed by O(plan=present).
     type: dict
     suboptions:
-      instance_type:
-        description: Instance type of the master (when O(master.instance_types) is not given).
-        type: str
-      instance_types:
-        description: Instance types the master may use, in order of preference.
-        type: list
-        elements: str
+      # What the master and a slave group both give (the anchor is merged into O(slave_groups) below).
+      <<: &node_suboptions
+        instance_type:
+          description: The instance type, when C(instance_types) is not given.
+          type: str
+        instance_types:
+          description: The instance types it may use, in order of preference.
+          type: list
+          elements: str
+        max_price:
+          description: Spot max price in USD per hour; unset means the on-demand price.
+          type: str
+        multiplier:
+          description: Accepted so that the configuration's entry can be passed as it is; not used here.
+          type: int
       market:
         description: V(spot) requests a spot instance, V(on-demand) runs an on-demand one.
         type: str
         choices: [spot, on-demand]
         default: spot
-      max_price:
-        description: Spot max price in USD per hour; unset means the on-demand price.
-        type: str
-      multiplier:
-        description: Accepted so that the configuration's entry can be passed as it is; not used here.
-        type: int
   slave_groups:
     description: The slave groups, as in the C(disco_cluster.slave_groups) fact; used by O(plan=present).
     type: list
     elements: dict
     default: []
     suboptions:
+      <<: *node_suboptions
       name:
         description: Name of the group, the value of the C(disco-group) tag of its nodes.
         type: str
@@ -70,19 +73,6 @@ options:
         description: Number of slaves the group should have.
         type: int
         required: true
-      instance_type:
-        description: Instance type of the group's slaves (when O(slave_groups[].instance_types) is not given).
-        type: str
-      instance_types:
-        description: Instance types the group may use, in order of preference.
-        type: list
-        elements: str
-      max_price:
-        description: Spot max price in USD per hour; unset means the on-demand price.
-        type: str
-      multiplier:
-        description: Accepted so that the configuration's entry can be passed as it is; not used here.
-        type: int
   ssh_user:
     description: User Ansible logs in as; used for RV(nodes[].hostvars) and the tunnel command.
     type: str
@@ -400,26 +390,23 @@ def describe_cluster(
 
 
 def main() -> None:
-    group_options = {
-        "name": {"type": "str", "required": True},
-        "count": {"type": "int", "required": True},
+    node_options = {  # what the master and a slave group both give
         "instance_type": {"type": "str"},
         "instance_types": {"type": "list", "elements": "str"},
         "max_price": {"type": "str"},
         "multiplier": {"type": "int"},
+    }
+    group_options = {
+        **node_options,
+        "name": {"type": "str", "required": True},
+        "count": {"type": "int", "required": True},
     }
     argument_spec = {
         **CLUSTER_OPTIONS,
         "plan": {"type": "str", "choices": ["none", "present", "absent"], "default": "none"},
         "master": {
             "type": "dict",
-            "options": {
-                "instance_type": {"type": "str"},
-                "instance_types": {"type": "list", "elements": "str"},
-                "market": {"type": "str", "choices": ["spot", "on-demand"], "default": "spot"},
-                "max_price": {"type": "str"},
-                "multiplier": {"type": "int"},
-            },
+            "options": {**node_options, "market": {"type": "str", "choices": ["spot", "on-demand"], "default": "spot"}},
         },
         "slave_groups": {"type": "list", "elements": "dict", "default": [], "options": group_options},
         "ssh_user": {"type": "str", "default": "admin"},

@@ -114,7 +114,7 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 MARKETS = ("spot", "on-demand")
-SPOT_FALLBACKS = ("fail", "on-demand")
+CAPACITY_FALLBACKS = ("fail", "on-demand")  # disco_capacity_fallback
 ADDRESS_CHOICES = ("auto", "public", "private")
 MAX_MULTIPLIER = 64
 MAX_SLAVES = 5000
@@ -545,7 +545,7 @@ FIELDS: dict[str, Field] = {
         ),
         Field(
             "disco_capacity_fallback",
-            _choice(SPOT_FALLBACKS),
+            _choice(CAPACITY_FALLBACKS),
             "fail",
             (
                 "When no listed instance type and subnet has spot capacity for a group: fail (keep what started, "

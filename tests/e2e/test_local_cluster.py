@@ -41,9 +41,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
+from support.motoserver import client_at
 
 pytestmark = pytest.mark.slow
 
@@ -119,18 +119,19 @@ class LocalCloud:
         return self.workdir / "local.yml"
 
     def client(self, service: str):
-        return boto3.client(
+        settings = self.settings
+        return client_at(
             service,
-            endpoint_url=self.endpoint,
-            region_name=self.settings["disco_region"],
-            aws_access_key_id=self.settings["disco_aws_access_key"],
-            aws_secret_access_key=self.settings["disco_aws_secret_key"],
+            self.endpoint,
+            settings["disco_region"],
+            settings["disco_aws_access_key"],
+            settings["disco_aws_secret_key"],
         )
 
-    def script(self, command: str, *extra: str, label: str) -> str:
-        """scripts/local-cluster.sh COMMAND [extra], which must succeed; keeps its phase timings under LABEL."""
-        started = time.monotonic()
-        result = subprocess.run(
+    def run_script(self, command: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        """scripts/local-cluster.sh COMMAND [extra] with the cloud's environment, its output captured, whatever its
+        exit code."""
+        return subprocess.run(
             ["bash", str(SCRIPT), command, *extra],
             cwd=REPO,
             env=self.env,
@@ -139,6 +140,11 @@ class LocalCloud:
             timeout=STEP_TIMEOUT,
             check=False,
         )
+
+    def script(self, command: str, *extra: str, label: str) -> str:
+        """scripts/local-cluster.sh COMMAND [extra], which must succeed; keeps its phase timings under LABEL."""
+        started = time.monotonic()
+        result = self.run_script(command, *extra)
         output = result.stdout + result.stderr
         (self.workdir / f"{label}.log").write_text(output)
         assert result.returncode == 0, f"local-cluster.sh {command} failed ({label}):\n{output[-8000:]}"
@@ -415,15 +421,7 @@ def local_cloud(
     try:
         yield cloud
     finally:
-        subprocess.run(
-            ["bash", str(SCRIPT), "down"],
-            cwd=REPO,
-            env=cloud.env,
-            capture_output=True,
-            text=True,
-            timeout=STEP_TIMEOUT,
-            check=False,
-        )
+        cloud.run_script("down")
         cloud.remove_everything()
         with capsys.disabled():
             print(f"\n== local cluster end to end: phase timings (s), logs in {tmp_path}")

@@ -20,6 +20,11 @@ RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d
 READ_ONLY = re.compile(r"^(Describe|Get|List)")
 
 
+def run_in_repo(args: list[str], env: dict[str, str], timeout: float | None = 300) -> subprocess.CompletedProcess[str]:
+    """``args`` (ansible-playbook ...) run from the repository with ``env``, output captured, whatever the exit code."""
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 @dataclass
 class Run:
     """One ansible-playbook (or ansible-inventory) run: exit code, output, recap and the AWS calls it made."""
@@ -54,9 +59,7 @@ class Lab:
 
     def command(self, args: list[str], env: dict[str, str] | None = None) -> Run:
         self.moto.start_recording()
-        result = subprocess.run(
-            args, cwd=REPO, env=env or self.env, capture_output=True, text=True, timeout=600, check=False
-        )
+        result = run_in_repo(args, env or self.env, timeout=600)
         output = result.stdout + result.stderr
         run = Run(returncode=result.returncode, output=output, calls=self.moto.calls(), stdout=result.stdout)
         recap = RECAP.findall(result.stdout)

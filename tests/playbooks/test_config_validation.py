@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ec2lab import run_in_repo
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = json.loads((REPO / "examples/config.json").read_text())
@@ -159,15 +160,7 @@ BAD = [
 def run_playbook(playbook: str, config: dict, tmp_path: Path, env: dict, *extra: str) -> subprocess.CompletedProcess:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    return subprocess.run(
-        ["ansible-playbook", playbook, "-e", f"@{path}", *extra],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_in_repo(["ansible-playbook", playbook, "-e", f"@{path}", *extra], env)
 
 
 @pytest.fixture()
@@ -215,7 +208,7 @@ def test_create_config_output_round_trips(legacy_form, tmp_path, env, moto):
     dest = tmp_path / ("config.json" if legacy_form else "config.yml")
     env = {**env, "HOME": str(home)}
     create = ["ansible-playbook", "playbooks/create_config.yml", "-e", f"dest={dest}", "-e", f"legacy={legacy_form}"]
-    result = subprocess.run(create, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    result = run_in_repo(create, env, timeout=None)
     assert result.returncode == 0, result.stdout + result.stderr
     assert oct(dest.stat().st_mode & 0o777) == "0o600"
     text = dest.read_text()
@@ -226,17 +219,15 @@ def test_create_config_output_round_trips(legacy_form, tmp_path, env, moto):
         assert "# [NUM_SLAVES]" in text
 
     validate = ["ansible-playbook", "playbooks/validate.yml", "-e", f"@{dest}"]
-    result = subprocess.run(validate, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    result = run_in_repo(validate, env, timeout=None)
     assert result.returncode == 0, result.stdout + result.stderr
 
     # A second run must not overwrite the user's file, unless told to.
     dest.write_text(text + "\n# edited by hand\n")
-    result = subprocess.run(create, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    result = run_in_repo(create, env, timeout=None)
     assert result.returncode != 0 and "exists" in result.stdout
     assert dest.read_text().endswith("# edited by hand\n")
-    result = subprocess.run(
-        [*create, "-e", "force=true"], cwd=REPO, env=env, capture_output=True, text=True, check=False
-    )
+    result = run_in_repo([*create, "-e", "force=true"], env, timeout=None)
     assert result.returncode == 0 and dest.read_text() == text
     assert moto.calls() == []
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import textwrap
 
 import pytest
-from ec2lab import REPO
+from ec2lab import run_in_repo
 
 pytestmark = pytest.mark.slow
 
@@ -41,14 +40,6 @@ def test_a_1_plus_30_cluster_runs_each_task_in_one_round(ansible_env, tmp_path):
             """
         )
     )
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(tmp_path / "hosts"), str(tmp_path / "play.yml")],
-        cwd=REPO,
-        env=ansible_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_in_repo(["ansible-playbook", "-i", str(tmp_path / "hosts"), str(tmp_path / "play.yml")], ansible_env)
     assert result.returncode == 0, result.stdout[:3000] + result.stderr[-2000:]
     assert len(list(marks.iterdir())) == HOSTS

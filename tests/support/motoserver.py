@@ -7,13 +7,13 @@ application that enforces what AWS documents and moto ignores:
   token and the same parameters gets the *first* answer again and starts nothing; the same token with other
   parameters is refused with ``IdempotentParameterMismatch``. Applies to RunInstances, RequestSpotInstances,
   CreateFleet and CreateLaunchTemplate.
-- **Spot capacity** (:meth:`StrictEC2.refuse`): chosen instance types and/or zones have no capacity. CreateFleet
-  ``type=instant`` answers as AWS does: the call succeeds, the refused launch-template overrides come back in
-  ``Errors`` (``InsufficientInstanceCapacity`` ...) next to the ``Instances`` launched from the other overrides.
-  RunInstances fails with the error code.
-- **Lingering network interfaces** (:meth:`StrictEC2.linger`): DeleteSecurityGroup answers
+- **Spot capacity** (:meth:`MotoServer.refuse_capacity`): chosen instance types and/or zones have no capacity.
+  CreateFleet ``type=instant`` answers as AWS does: the call succeeds, the refused launch-template overrides come
+  back in ``Errors`` (``InsufficientInstanceCapacity`` ...) next to the ``Instances`` launched from the other
+  overrides. RunInstances fails with the error code.
+- **Lingering network interfaces** (:meth:`MotoServer.linger_security_groups`): DeleteSecurityGroup answers
   ``DependencyViolation`` a chosen number of times, as AWS does until the interfaces of terminated instances go.
-- **IAM instance profiles seen by EC2** (:meth:`StrictEC2.delay_profiles`): CreateFleet with a launch template
+- **IAM instance profiles seen by EC2** (:meth:`MotoServer.delay_profiles`): CreateFleet with a launch template
   whose ``IamInstanceProfile`` names no existing profile launches nothing and answers, per override,
   ``InvalidParameterValue`` "Value (...) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance
   Profile name", as AWS does; moto launches anyway. With a delay set, a profile younger than that many seconds
@@ -399,44 +399,6 @@ class StrictEC2:
             self.profile_refusals = 0
             self.spot_prices.clear()
 
-    def delay_profiles(self, seconds: float, at_least: int = 0) -> None:
-        """EC2 refuses instance profiles created less than ``seconds`` ago (not propagated from IAM yet), and
-        each new one at least ``at_least`` times whatever its age (so a test sees the retry however slow it is)."""
-        with self.lock:
-            self.profile_delay = seconds
-            self.profile_at_least = at_least
-
-    def linger(self, deletions: int) -> None:
-        """The next ``deletions`` DeleteSecurityGroup calls fail with DependencyViolation, as AWS answers while
-        the network interfaces of just-terminated instances still exist."""
-        with self.lock:
-            self.lingering = deletions
-
-    def refuse(
-        self,
-        instance_types: Iterable[str] = (),
-        zones: Iterable[str] = (),
-        markets: Iterable[str] = ("spot",),
-        code: str = "InsufficientInstanceCapacity",
-    ) -> None:
-        """From now on, no capacity for ``instance_types`` in ``zones`` (empty: all) in ``markets``."""
-        with self.lock:
-            self.refusals.append(Refusal(frozenset(instance_types), frozenset(zones), frozenset(markets), code))
-
-    def allow(self) -> None:
-        """Capacity everywhere again."""
-        with self.lock:
-            self.refusals.clear()
-
-    def set_prices(
-        self, prices: dict[tuple[str, str], str], at: dt.datetime | None = None, product: str = LINUX
-    ) -> None:
-        """A price change at ``at`` (default now) for each (instance type, zone): its new spot price."""
-        when = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-        with self.lock:
-            for (instance_type, zone), price in prices.items():
-                self.spot_prices.setdefault((instance_type, zone, product), []).append((when, price))
-
     def _refusal(self, instance_type: str, zone: str, market: str) -> Refusal | None:
         with self.lock:
             return next((r for r in self.refusals if r.refuses(instance_type, zone, market)), None)
@@ -660,25 +622,28 @@ def _fleet_response(fleet_id: str, instances_xml: str) -> tuple[str, list[tuple[
     return "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))], body
 
 
+def _elements(values: dict[str, str], tags: tuple[tuple[str, str], ...]) -> str:
+    """``<tag>value</tag>`` (escaped) for each (key, tag) of ``tags`` whose key ``values`` holds, in that order."""
+    return "".join(f"<{tag}>{escape(values[key])}</{tag}>" for key, tag in tags if key in values)
+
+
 def _error_item(template: dict[str, str], override: dict[str, str], market: str, code: str, message: str) -> str:
-    spec = "".join(
-        f"<{tag}>{escape(template[key])}</{tag}>"
-        for key, tag in (
+    spec = _elements(
+        template,
+        (
             ("LaunchTemplateId", "launchTemplateId"),
             ("LaunchTemplateName", "launchTemplateName"),
             ("Version", "version"),
-        )
-        if key in template
+        ),
     )
-    over = "".join(
-        f"<{tag}>{escape(override[key])}</{tag}>"
-        for key, tag in (
+    over = _elements(
+        override,
+        (
             ("InstanceType", "instanceType"),
             ("SubnetId", "subnetId"),
             ("AvailabilityZone", "availabilityZone"),
             ("MaxPrice", "maxPrice"),
-        )
-        if key in override
+        ),
     )
     return (
         "<item><launchTemplateAndOverrides>"
@@ -852,6 +817,17 @@ class _Server:
         self.thread.join()
 
 
+def client_at(service: str, url: str, region: str, access_key: str, secret_key: str) -> Any:
+    """A boto3 client for the moto server at ``url`` (this one, or the local cloud's in its container)."""
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+    )
+
+
 @dataclass
 class MotoServer:
     """moto's server behind the strict layer, on a free port of 127.0.0.1."""
@@ -884,13 +860,8 @@ class MotoServer:
 
     def client(self, service: str) -> Any:
         """A boto3 client for this server, with the fake credentials."""
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=self.env["AWS_REGION"],
-            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
-        )
+        env = self.env
+        return client_at(service, self.url, env["AWS_REGION"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
 
     def _post(self, path: str) -> bytes:
         request = urllib.request.Request(self.url + path, method="POST", data=b"")
@@ -909,6 +880,8 @@ class MotoServer:
         self._post("/moto-api/reset")
         self.strict.reset()
 
+    # --- what the strict layer refuses or serves from now on (its state, under its lock) -----------------------
+
     def refuse_capacity(
         self,
         instance_types: Iterable[str] = (),
@@ -916,26 +889,38 @@ class MotoServer:
         markets: Iterable[str] = ("spot",),
         code: str = "InsufficientInstanceCapacity",
     ) -> None:
-        """No capacity for these types (all when empty) in these zones (all when empty), as AWS answers it."""
-        self.strict.refuse(instance_types, zones, markets, code)
+        """From now on, no capacity for ``instance_types`` in ``zones`` (all when empty) in ``markets``, answered
+        with ``code`` as AWS answers it."""
+        with self.strict.lock:
+            self.strict.refusals.append(Refusal(frozenset(instance_types), frozenset(zones), frozenset(markets), code))
 
     def allow_capacity(self) -> None:
-        self.strict.allow()
+        """Capacity everywhere again."""
+        with self.strict.lock:
+            self.strict.refusals.clear()
 
     def delay_profiles(self, seconds: float, at_least: int = 0) -> None:
-        """EC2 refuses instance profiles younger than ``seconds`` (IAM to EC2 propagation), each new one at
-        least ``at_least`` times."""
-        self.strict.delay_profiles(seconds, at_least)
+        """EC2 refuses instance profiles created less than ``seconds`` ago (not propagated from IAM yet), and
+        each new one at least ``at_least`` times whatever its age (so a test sees the retry however slow it is)."""
+        with self.strict.lock:
+            self.strict.profile_delay = seconds
+            self.strict.profile_at_least = at_least
 
     def set_spot_prices(
         self, prices: dict[tuple[str, str], str], at: dt.datetime | None = None, product: str = LINUX
     ) -> None:
-        """Spot price changes, e.g. ``{("m5.large", "us-east-1a"): "0.0350"}``, at ``at`` (default now)."""
-        self.strict.set_prices(prices, at, product)
+        """A price change at ``at`` (default now) for each (instance type, zone): its new spot price, e.g.
+        ``{("m5.large", "us-east-1a"): "0.0350"}``."""
+        when = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        with self.strict.lock:
+            for (instance_type, zone), price in prices.items():
+                self.strict.spot_prices.setdefault((instance_type, zone, product), []).append((when, price))
 
     def linger_security_groups(self, deletions: int) -> None:
-        """The next ``deletions`` DeleteSecurityGroup calls fail with DependencyViolation."""
-        self.strict.linger(deletions)
+        """The next ``deletions`` DeleteSecurityGroup calls fail with DependencyViolation, as AWS answers while
+        the network interfaces of just-terminated instances still exist."""
+        with self.strict.lock:
+            self.strict.lingering = deletions
 
     def calls(self) -> list[str]:
         """API actions received since the recording was last cleared, in order."""

@@ -175,21 +175,33 @@ def write_config(tmp_path: Path, **settings: object) -> Path:
     return path
 
 
-def test_the_master_publishes_its_state_warns_and_powers_off_as_configured(tmp_path, master_url, capsys):
+def agent_config(tmp_path: Path, master_url: str, role: str, **settings: object) -> tuple[Path, Path]:
+    """The settings of an agent run in tmp_path (a 2-minute idle timeout, no lifetime, its state there, a power-off
+    that touches a marker file): the settings file, and the marker."""
     marker = tmp_path / "powered-off"
-    settings = {
-        "role": "master",
-        "master_url": master_url,
-        "idle_timeout": 120,
-        "max_lifetime": 0,
-        "warning": 600,
-        "grace": 0,
-        "state_dir": str(tmp_path / "state"),
-        "status_file": str(tmp_path / "www" / "disco-lifetime.json"),
-        "motd": str(tmp_path / "motd.d" / "disco-lifetime"),
-        "poweroff_command": ["touch", str(marker)],
-    }
-    config = write_config(tmp_path, **settings)
+    config = write_config(
+        tmp_path,
+        role=role,
+        master_url=master_url,
+        idle_timeout=120,
+        max_lifetime=0,
+        state_dir=str(tmp_path / "state"),
+        poweroff_command=["touch", str(marker)],
+        **settings,
+    )
+    return config, marker
+
+
+def test_the_master_publishes_its_state_warns_and_powers_off_as_configured(tmp_path, master_url, capsys):
+    config, marker = agent_config(
+        tmp_path,
+        master_url,
+        "master",
+        warning=600,
+        grace=0,
+        status_file=str(tmp_path / "www" / "disco-lifetime.json"),
+        motd=str(tmp_path / "motd.d" / "disco-lifetime"),
+    )
     Master.jobs = [[(agent.now_utc() - dt.timedelta(days=1)).timestamp(), "ready", "Old@1"]]
     assert agent.main(["--config", str(config)]) == 0
     status = json.loads((tmp_path / "www" / "disco-lifetime.json").read_text())
@@ -218,17 +230,7 @@ def test_the_master_publishes_its_state_warns_and_powers_off_as_configured(tmp_p
 
 
 def test_a_slave_powers_off_when_the_master_says_so_and_dry_run_only_says_it(tmp_path, master_url, capsys):
-    marker = tmp_path / "powered-off"
-    settings = {
-        "role": "slave",
-        "master_url": master_url,
-        "idle_timeout": 120,
-        "max_lifetime": 0,
-        "grace": 60,
-        "state_dir": str(tmp_path / "state"),
-        "poweroff_command": ["touch", str(marker)],
-    }
-    config = write_config(tmp_path, **settings)
+    config, marker = agent_config(tmp_path, master_url, "slave", grace=60)
     Master.files = {}
     assert agent.main(["--config", str(config)]) == 0 and not marker.exists()  # no status file yet: stays
     Master.files = {"disco-lifetime.json": json.dumps({"ending": True, "reason": "test"}).encode()}

@@ -19,6 +19,9 @@ when the deadline is more than two grace periods past.
 The nodes are launched with instance-initiated shutdown behaviour *terminate*: powering off ends the instance
 and its billing, with no AWS credentials on any node. State (first run, last busy time) survives reboots in
 ``state_dir``. Each run is one look; ``--dry-run`` says what it would do instead of powering off.
+
+It imports its helpers from ``LIBRARY`` (role disco_agentlib): ``disco_agent`` (shared with disco-spot-watch) and
+``disco_lifetime`` (the collection's module_utils, which reads and writes the times as the controller does).
 """
 
 from __future__ import annotations
@@ -29,11 +32,17 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from typing import Any
+
+# The agents' library (roles/disco_agentlib): their shared helpers and the collection's module_utils/disco_lifetime.py.
+LIBRARY = "/usr/local/lib/disposable-disco"
+sys.path.append(LIBRARY)
+
+from disco_agent import load_json, log, write_json  # noqa: E402
+from disco_lifetime import format_time, parse_time  # noqa: E402
 
 CONFIG = "/etc/disco-lifetime.json"
 STATUS_NAME = "disco-lifetime.json"
@@ -44,20 +53,9 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def parse_time(text: Any) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def iso(value: dt.datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """A time as the tag ``disco-started`` writes it; "" for none."""
+    return "" if value is None else format_time(value)
 
 
 def span(seconds: float) -> str:
@@ -67,33 +65,7 @@ def span(seconds: float) -> str:
     return f"{minutes} min"
 
 
-def log(priority: int, message: str) -> None:
-    """One journal line at ``priority`` (syslog levels: 2 critical, 4 warning, 6 info) through stdout."""
-    print(f"<{priority}>{message}", flush=True)
-
-
 # ----------------------------------------------------------------------------------------------------- state
-
-
-def load_json(path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def write_json(path: str, value: dict[str, Any], mode: int = 0o644) -> None:
-    """Write atomically (readers never see half a file)."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".disco-lifetime.")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(value, out, indent=1, sort_keys=True)
-        out.write("\n")
-    os.chmod(temporary, mode)
-    os.replace(temporary, path)
 
 
 def deadline_of(config: dict[str, Any], state: dict[str, Any]) -> dt.datetime | None:

@@ -17,6 +17,8 @@ master, which cannot hand its work on, warns in its journal. Each notice is acte
 
 The metadata service is at ``http://169.254.169.254``, or where ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` says (as
 for boto3; the local cloud sets it). A host without one (not on EC2) is polled less often, quietly.
+
+It imports its helpers (``disco_agent``, shared with disco-lifetime) from ``LIBRARY`` (role disco_agentlib).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+# The agents' library (roles/disco_agentlib): the helpers shared with disco-lifetime.
+LIBRARY = "/usr/local/lib/disposable-disco"
+sys.path.append(LIBRARY)
+
+from disco_agent import load_json, log, write_json  # noqa: E402
+
 CONFIG = "/etc/disco-spot-watch.json"
 DEFAULT_ENDPOINT = "http://169.254.169.254/"
 TOKEN_TTL = 21600  # seconds, the most IMDSv2 grants
@@ -39,29 +47,6 @@ NOTICES = {
 }
 TIMEOUT = 2  # seconds per metadata request
 QUIET_BACKOFF = 60  # seconds between polls while no metadata service answers
-
-
-def log(priority: int, message: str) -> None:
-    """One journal line at ``priority`` (syslog levels: 2 critical, 4 warning, 6 info) through stdout."""
-    print(f"<{priority}>{message}", flush=True)
-
-
-def load_json(path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def save_json(path: str, value: dict[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as out:
-        json.dump(value, out, sort_keys=True)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
 
 
 def endpoint(config: dict[str, Any]) -> str:
@@ -181,7 +166,7 @@ def run(config: dict[str, Any], once: bool = False) -> int:
                 log(6, f"no instance metadata service at {metadata.base} ({error}); polling every {QUIET_BACKOFF} s")
             silent, found, delay = True, {}, QUIET_BACKOFF
         if found and act(config, state, found):
-            save_json(state_path, state)
+            write_json(state_path, state, 0o600)
         if once:
             return 0
         time.sleep(delay)
