@@ -51,7 +51,6 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SCRIPT = REPO / "scripts" / "local-cluster.sh"
 JOB = HERE / "wordcount_job.py"
-LAPTOP_JOB = HERE / "laptop_job.py"
 CLIENT = REPO / "playbooks" / "client.yml"
 JOBS = REPO / "examples" / "jobs"
 JOB_PLAYBOOK = "ansible-playbook", str(REPO / "playbooks" / "job.yml")
@@ -490,7 +489,7 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     cloud.from_laptop(f"ddfs push {tag} ./laptop-0.txt ./laptop-1.txt ./laptop-2.txt")
     assert sorted(cloud.from_laptop(f"ddfs ls {tag}").split()) == [tag]
     started = time.monotonic()
-    laptop = json.loads(cloud.from_laptop(f"python3 {LAPTOP_JOB} {tag}").strip().splitlines()[-1])
+    laptop = json.loads(cloud.from_laptop(f"python3 {JOB} --tag {tag}").strip().splitlines()[-1])
     cloud.timings.append(("job from laptop", {"job": time.monotonic() - started}))
     assert laptop["counts"] == dict(collections.Counter(w for text in laptop_texts for w in text.split()))
     assert laptop["results"] and all(r[0].startswith("dir://") for r in laptop["results"]), laptop["results"]

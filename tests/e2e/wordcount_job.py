@@ -1,8 +1,14 @@
-"""A Disco word count for the local cloud, run on the master as disco (not a pytest module).
+"""A Disco word count for the local cloud (not a pytest module), run two ways:
 
-    python3 wordcount_job.py CONFIG.json
+    python3 wordcount_job.py CONFIG.json     # on the master as disco: S3 in, S3 out
+    python3 wordcount_job.py --tag TAG       # on the laptop, through the client of playbooks/client.yml
 
-CONFIG gives bucket, input_prefix, output_prefix, endpoint (moto's S3 as the nodes reach it), aws_key,
+On the laptop (`source ~/.cache/disposable-disco/clusters/<cluster>/env` first) it reads the DDFS tag TAG (pushed
+from the laptop with `ddfs push`), counts the words on the cluster and reads the results back with result_iterator,
+through the one SSH tunnel to Disco's proxy on the master; it prints one JSON line: the job's name, the counts and
+the result URLs.
+
+On the master, CONFIG gives bucket, input_prefix, output_prefix, endpoint (moto's S3 as the nodes reach it), aws_key,
 aws_secret, region, partitions and disco_s3_dir (a directory holding a copy of the disco_s3 package). The
 inputs are signed GET URLs of the objects under input_prefix; every reduce partition goes gzipped into
 s3://bucket/<output_prefix><job name>/part-NNNNN.gz through disco_s3's s3_line_output_stream. Prints one JSON
@@ -15,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from disco.core import Job
+from disco.core import Job, result_iterator
 from disco.worker.task_io import task_output_stream
 
 
@@ -31,7 +37,21 @@ def fun_reduce(entries, out, params):
         out.add(word, sum(counts))
 
 
+def count_tag(tag):
+    """The laptop's way: a DDFS tag in, the counts read back with result_iterator."""
+    job = Job(name="laptop_wordcount").run(input=["tag://" + tag], map=fun_map, reduce=fun_reduce, partitions=2)
+    results = job.wait()
+    counts = {}
+    for word, count in result_iterator(results):
+        word = word.decode() if isinstance(word, bytes) else word
+        counts[word] = counts.get(word, 0) + int(count)
+    print(json.dumps({"job": job.name, "counts": counts, "results": results}))
+
+
 def main():
+    if sys.argv[1] == "--tag":
+        count_tag(sys.argv[2])
+        return
     with open(sys.argv[1]) as handle:
         config = json.load(handle)
     try:
