@@ -1,11 +1,13 @@
 # Copyright: disposable.disco developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Attributes of the collection's modules that only read: the read-only EC2 modules (cluster_info, network_info,
-price_info: DOCUMENTATION) and cluster_config (CONTROLLER), which differ only in where they run."""
+price_info) and cluster_config."""
 
 from __future__ import annotations
 
-_READS_ONLY = r"""
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
 attributes:
   check_mode:
     support: full
@@ -16,10 +18,5 @@ attributes:
   platform:
     support: full
     platforms: all
+    description: Runs on the controller; the EC2 modules wherever the AWS API is reachable.
 """
-
-
-class ModuleDocFragment:
-    DOCUMENTATION = _READS_ONLY + "    description: Runs where the AWS API is reachable, normally the controller.\n"
-
-    CONTROLLER = _READS_ONLY + "    description: Runs on the controller.\n"

@@ -25,7 +25,7 @@ notes:
   - Call it from the role C(disposable.disco.disco), whose defaults it compares with legacy keys (a legacy key
     wins over a native default; a legacy key and a different explicit native value are an error).
 extends_documentation_fragment:
-  - disposable.disco.read_only.controller
+  - disposable.disco.read_only
 """
 
 EXAMPLES = r"""
