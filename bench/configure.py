@@ -9,11 +9,13 @@ Each size is a fresh local cluster of its own (unique cluster name, its own moto
 down (``down``, and whatever is left of its containers, networks and moto removed). The ratio compares the
 ``configure`` phase (every configure play but the Disco build) of the largest size with the smallest; the target of
 issue 13 is <= 1.6 for 1+6 against 1+2 on the 2-core development machine: with forks enough for every node
-(ansible.cfg: 50), six slaves cost little more than two.
+(ansible.cfg: 50), six slaves cost little more than two. Then where the difference goes: the configure phase's
+seconds by role for each size (the callback's roles file, DISCO_PHASES_ROLES_FILE), the roles that grow most first.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -53,8 +55,12 @@ def remove_leftovers(cluster: str, moto_name: str) -> None:
         docker("network", "rm", network)
 
 
-def local_cluster(command: str, config: Path, extra: list[str], log: Path) -> tuple[int, str]:
+def local_cluster(
+    command: str, config: Path, extra: list[str], log: Path, roles: Path | None = None
+) -> tuple[int, str]:
     env = {**os.environ, "DISCO_LOCAL_CONFIG": str(config), "DISCO_LOCAL_SMOKE": "0"}
+    if roles is not None:
+        env["DISCO_PHASES_ROLES_FILE"] = str(roles)  # the phases callback's time by phase and role
     result = subprocess.run(
         ["bash", str(SCRIPT), command, *extra],
         cwd=REPO,
@@ -69,8 +75,9 @@ def local_cluster(command: str, config: Path, extra: list[str], log: Path) -> tu
     return result.returncode, output
 
 
-def bench(slaves: int, extra: list[str], workdir: Path) -> dict[str, float]:
-    """Launch a fresh 1+``slaves`` local cluster, return its phase timings (and wall time); always torn down."""
+def bench(slaves: int, extra: list[str], workdir: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """Launch a fresh 1+``slaves`` local cluster; its phase timings (and wall time) and its configure phase's
+    seconds by role. Always torn down."""
     suffix = secrets.token_hex(3)
     cluster, moto_name = f"bench-configure-{slaves}-{suffix}", f"disco-bench-moto-{suffix}"
     settings = yaml.safe_load((REPO / "examples" / "local.yml").read_text())
@@ -86,13 +93,15 @@ def bench(slaves: int, extra: list[str], workdir: Path) -> dict[str, float]:
     config.write_text(yaml.safe_dump(settings))
     started = time.monotonic()
     try:
-        code, output = local_cluster("up", config, extra, workdir / f"{cluster}-up.log")
+        roles = workdir / f"{cluster}-roles.json"
+        code, output = local_cluster("up", config, extra, workdir / f"{cluster}-up.log", roles)
         wall = time.monotonic() - started
         if code != 0:
             raise SystemExit(f"1+{slaves}: launch failed ({code}); log: {workdir / f'{cluster}-up.log'}")
         phases = {name: float(value) for name, value in TIMING.findall(output)}
         phases["wall"] = wall
-        return phases
+        by_role = json.loads(roles.read_text()).get("configure", {}) if roles.exists() else {}
+        return phases, by_role
     finally:
         local_cluster("down", config, [], workdir / f"{cluster}-down.log")
         remove_leftovers(cluster, moto_name)
@@ -106,9 +115,9 @@ def main(argv: list[str]) -> int:
     workdir.mkdir(parents=True)
     print(f"configure benchmark in the local cloud: 1+{' vs 1+'.join(map(str, sizes))}; logs in {workdir}")
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
-    results = {}
+    results, roles = {}, {}
     for slaves in sizes:
-        results[slaves] = bench(slaves, extra, workdir)
+        results[slaves], roles[slaves] = bench(slaves, extra, workdir)
         phases = results[slaves]
         print(
             f"  1+{slaves:<3} configure {phases.get('configure', 0):7.1f} s"
@@ -125,7 +134,24 @@ def main(argv: list[str]) -> int:
     verdict = "meets" if ratio <= TARGET else "misses"
     print(f"ratio configure 1+{max(sizes)} / 1+{min(sizes)}: {ratio:.2f} ({verdict} the target <= {TARGET})")
     print(f"ratio with the Disco build: {both:.2f}")
+    print_roles(roles[min(sizes)], roles[max(sizes)], min(sizes), max(sizes))
     return 0 if ratio <= TARGET else 1
+
+
+def print_roles(small: dict[str, float], large: dict[str, float], low: int, high: int) -> None:
+    """The configure phase by role, the roles whose time grows most from the small cluster to the large first."""
+    if not small or not large:
+        print("(no time by role: the phases callback wrote no roles file)")
+        return
+    names = sorted(set(small) | set(large), key=lambda name: small.get(name, 0) - large.get(name, 0))
+    print("configure phase by role (seconds; the roles that grow most first):")
+    print(f"  {'role':<40} {'1+' + str(low):>8} {'1+' + str(high):>8} {'more':>7} {'ratio':>6}")
+    for name in names:
+        before, after = small.get(name, 0.0), large.get(name, 0.0)
+        ratio = f"{after / before:6.2f}" if before > 0 else "     -"
+        print(
+            f"  {name.removeprefix('disposable.disco.'):<40} {before:8.1f} {after:8.1f} {after - before:7.1f} {ratio}"
+        )
 
 
 if __name__ == "__main__":

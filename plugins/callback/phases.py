@@ -19,6 +19,8 @@ description:
     on every host and the waits between them.
   - At the end of the run the phases are shown in the order they first ran, one line each, then their total; or,
     with O(file), written there as JSON (phase name to seconds, in that order) and not shown.
+  - With O(roles_file), the same time is also written there by phase and role (JSON, phase name to role name to
+    seconds; a play's own tasks under V((play))), to see where a phase's time goes (bench/configure.py does).
   - scripts/local-cluster.sh enables it to print a local cluster's phase timings.
 requirements:
   - enabled with C(callbacks_enabled) (C(ANSIBLE_CALLBACKS_ENABLED=disposable.disco.phases))
@@ -31,6 +33,14 @@ options:
     ini:
       - section: callback_disposable_disco_phases
         key: file
+  roles_file:
+    description: Also write the time of each phase by role to this JSON file.
+    type: path
+    env:
+      - name: DISCO_PHASES_ROLES_FILE
+    ini:
+      - section: callback_disposable_disco_phases
+        key: roles_file
 """
 
 import json
@@ -41,6 +51,7 @@ from ansible.plugins.callback import CallbackBase
 
 PHASE_VAR = "disco_play_phase"
 OTHER = "other"
+PLAY_TASKS = "(play)"  # the tasks of a play that no role runs
 # Roles whose tasks count for a phase of their own, whatever play runs them.
 ROLE_PHASES = {"disposable.disco.disco_install": "Disco build"}
 
@@ -56,33 +67,48 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spent: dict[str, float] = {}
+        self.by_role: dict[str, dict[str, float]] = {}
         self.phase: str | None = None  # None before the first play and after the last
+        self.role = PLAY_TASKS
         self.play_phase = OTHER
         self.since = time.monotonic()
 
-    def switch(self, phase: str | None) -> None:
-        """Count the time since the last event for the current phase, then go on in ``phase``."""
+    def switch(self, phase: str | None, role: str = PLAY_TASKS) -> None:
+        """Count the time since the last event for the current phase and role, then go on in ``phase``."""
         now = time.monotonic()
         if self.phase is not None:
             self.spent[self.phase] = self.spent.get(self.phase, 0.0) + now - self.since
-        self.phase, self.since = phase, now
+            roles = self.by_role.setdefault(self.phase, {})
+            roles[self.role] = roles.get(self.role, 0.0) + now - self.since
+        self.phase, self.role, self.since = phase, role, now
 
-    def task_phase(self, task: Any) -> str:
+    def switch_to_task(self, task: Any) -> None:
         role = getattr(task, "_role", None)
-        return ROLE_PHASES.get(role.get_name(), self.play_phase) if role is not None else self.play_phase
+        if role is None:
+            self.switch(self.play_phase)
+        else:
+            self.switch(ROLE_PHASES.get(role.get_name(), self.play_phase), role.get_name())
 
     def v2_playbook_on_play_start(self, play: Any) -> None:
         self.play_phase = str(play.get_vars().get(PHASE_VAR) or OTHER)
         self.switch(self.play_phase)
 
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
-        self.switch(self.task_phase(task))
+        self.switch_to_task(task)
 
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
-        self.switch(self.task_phase(task))
+        self.switch_to_task(task)
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
         self.switch(None)
+        roles_path = self.get_option("roles_file")
+        if roles_path:
+            with open(roles_path, "w", encoding="utf-8") as handle:
+                rounded = {
+                    phase: {role: round(seconds, 3) for role, seconds in roles.items()}
+                    for phase, roles in self.by_role.items()
+                }
+                json.dump(rounded, handle)
         path = self.get_option("file")
         if path:
             with open(path, "w", encoding="utf-8") as handle:

@@ -47,9 +47,10 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return fake
 
 
-def callback(path: Path) -> phases.CallbackModule:
+def callback(path: Path, roles_path: Path | None = None) -> phases.CallbackModule:
     module = phases.CallbackModule()
-    module.get_option = lambda name: str(path) if name == "file" else None
+    options = {"file": str(path), "roles_file": str(roles_path) if roles_path else None}
+    module.get_option = options.get
     return module
 
 
@@ -83,3 +84,32 @@ def test_no_play_no_phase(clock: Clock, tmp_path: Path) -> None:
     clock.now += 3
     module.v2_playbook_on_stats(None)
     assert json.loads(path.read_text()) == {}
+
+
+def test_roles_file_splits_each_phase_by_role(clock: Clock, tmp_path: Path) -> None:
+    path, roles_path = tmp_path / "phases.json", tmp_path / "roles.json"
+    module = callback(path, roles_path)
+    module.v2_playbook_on_play_start(Play({"disco_play_phase": "configure"}))
+    clock.now += 2  # the play's start before its first task: its own tasks
+    module.v2_playbook_on_task_start(Task(Role("disposable.disco.disco_packages")), is_conditional=False)
+    clock.now += 30
+    module.v2_playbook_on_task_start(Task(Role("disposable.disco.disco_install")), is_conditional=False)
+    clock.now += 50
+    module.v2_playbook_on_task_start(Task(), is_conditional=False)
+    clock.now += 1
+    module.v2_playbook_on_handler_task_start(Task(Role("disposable.disco.disco_packages")))
+    clock.now += 4
+    module.v2_playbook_on_stats(None)
+    assert json.loads(path.read_text()) == {"configure": 37.0, "Disco build": 50.0}, "the phases file is unchanged"
+    assert json.loads(roles_path.read_text()) == {
+        "configure": {"(play)": 3.0, "disposable.disco.disco_packages": 34.0},
+        "Disco build": {"disposable.disco.disco_install": 50.0},
+    }
+
+
+def test_no_roles_file_unless_asked(clock: Clock, tmp_path: Path) -> None:
+    module = callback(tmp_path / "phases.json")
+    module.v2_playbook_on_play_start(Play({"disco_play_phase": "configure"}))
+    clock.now += 1
+    module.v2_playbook_on_stats(None)
+    assert sorted(item.name for item in tmp_path.iterdir()) == ["phases.json"]
