@@ -44,3 +44,23 @@ def test_every_role_readme_the_docs_cite_exists():
         cited |= set(re.findall(r"roles/[a-z_]+/README\.md", doc.read_text()))
     assert cited, "no citation found: the test would check nothing"
     assert sorted(path for path in cited if not (REPO / path).exists()) == []
+
+
+def role_defaults(role: Path) -> set[str]:
+    path = role / "defaults" / "main.yml"
+    return set(yaml.safe_load(path.read_text()) or {}) if path.exists() else set()
+
+
+def role_options(role: Path) -> set[str]:
+    path = role / "meta" / "argument_specs.yml"
+    specs = (yaml.safe_load(path.read_text()) or {}).get("argument_specs", {}) if path.exists() else {}
+    return {name for spec in specs.values() for name in (spec.get("options") or {})}
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[role.name for role in ROLES])
+def test_every_default_of_a_role_is_in_its_argument_spec_and_readme(role):
+    """A role's knobs stand in its defaults, its argument spec and its README alike (private ones: role__name)."""
+    defaults = {name for name in role_defaults(role) if "__" not in name}
+    readme = (role / "README.md").read_text()
+    assert sorted(defaults - role_options(role)) == [], f"defaults of {role.name} missing in its argument spec"
+    assert sorted(name for name in defaults if f"`{name}`" not in readme) == [], f"{role.name}'s README misses them"
