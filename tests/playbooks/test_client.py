@@ -35,6 +35,17 @@ def test_client_without_a_running_master_fails_naming_the_cluster(lab):
     assert not (client_dir(lab.env["HOME"], NAME) / "env").exists()
 
 
+def test_disco_suite_finds_the_master_as_the_client_does(lab):
+    """playbooks/disco_suite.yml without a disco_master group: the configuration's running master (role
+    disco_cloud), so no running master fails the same way, naming the cluster, before anything runs on a node."""
+    lab.config = base_config(NAME)
+    run = lab.playbook("playbooks/disco_suite.yml")
+    assert run.returncode != 0
+    assert f"Cluster {NAME} has no running master in us-east-1" in flat(run.output), run.output[-3000:]
+    assert "TASK [disposable.disco.disco_suite" not in run.output, "no task of the suite ran"
+    assert run.mutating_calls == [], run.calls
+
+
 def test_client_of_a_master_that_is_not_running_says_its_state(lab):
     lab.config = base_config(NAME)
     lab.launch().ok()
