@@ -9,6 +9,7 @@ Without DISCO_SOURCES these tests are SKIPPED, loudly.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -177,3 +178,79 @@ def test_the_proxy_lighttpd_config_binds_the_loopback_only(patched: dict[str, Pa
     template = source.split("-define(LIGHTTPD_CONFIG_TEMPLATE,", 1)[1].split(").", 1)[0]
     assert '"server.bind = \\"127.0.0.1\\"\\n"' in template
     assert template.count("server.bind") == 1
+
+
+JOB_MODULE = """
+from typing import Any, Iterator
+
+LIMIT = 2
+
+
+class Job:
+    @staticmethod
+    def map(line: bytes, params: Any, limit: int = LIMIT) -> Iterator[tuple[bytes, int]]:
+        for word in line.split()[:limit]:
+            yield word, 1
+
+
+def reduce(entries, out, params=None):
+    import operator
+
+    return sorted(entries, key=operator.itemgetter(0))
+
+
+square = lambda x: x * x  # noqa: E731 - what a job may hold
+"""
+
+
+def in_patched_python(tree: Path, workdir: Path, script: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tree), "PYTHONPATH": f"{tree / 'lib'}:{workdir}"}
+    return subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=workdir, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("client_magic", ["other", "same"])
+def test_job_functions_load_on_a_node_of_another_python(
+    patched: dict[str, Path], tmp_path: Path, client_magic: str
+) -> None:
+    """disco/0111: a job's functions sent by a client whose bytecode version (magic) is not the node's are rebuilt
+    from their source (annotations, decorators and defaults not evaluated there; the defaults travel), a lambda is
+    refused naming itself; from a client of the node's version the code object loads as before."""
+    tree = patched["disco"]
+    (tmp_path / "userjob.py").write_text(JOB_MODULE)
+    sent = in_patched_python(
+        tree,
+        tmp_path,
+        "from disco import dPickle\n"
+        "import userjob\n"
+        + ("dPickle.MAGIC_NUMBER = b'\\x00\\x00\\r\\n'\n" if client_magic == "other" else "")
+        + "open('funcs.pickle', 'wb').write(dPickle.dumps((userjob.Job.map, userjob.reduce), -1))\n"
+        "open('lambda.pickle', 'wb').write(dPickle.dumps((userjob.square,), -1))\n",
+    )
+    assert sent.returncode == 0, sent.stderr
+    (tmp_path / "userjob.py").unlink()  # the node has the pickle only, as in a job pack
+    node = in_patched_python(
+        tree,
+        tmp_path,
+        "import json\n"
+        "from disco import dPickle\n"
+        "fmap, freduce = dPickle.loads(open('funcs.pickle', 'rb').read())\n"
+        "print(json.dumps([[w.decode(), n] for w, n in fmap(b'c a b', None)]))\n"
+        "print(json.dumps([fmap.__defaults__, freduce([('b', 1), ('a', 2)], None), fmap.__code__.co_filename]))\n"
+        "try:\n"
+        "    print(dPickle.loads(open('lambda.pickle', 'rb').read())[0](3))\n"
+        "except ValueError as error:\n"
+        "    print('refused:', error)\n",
+    )
+    assert node.returncode == 0, node.stderr
+    lines = node.stdout.splitlines()
+    assert json.loads(lines[0]) == [["c", 1], ["a", 1]], "the default limit 2 travelled with the function"
+    defaults, reduced, filename = json.loads(lines[1])
+    assert defaults == [2] and reduced == [["a", 2], ["b", 1]]
+    if client_magic == "other":
+        assert filename == "<job function map>", "rebuilt from its source"
+        assert lines[2].startswith("refused: job function <lambda> comes from a Python of another bytecode version")
+    else:
+        assert filename.endswith("userjob.py"), "the marshalled code object, as before the patch"
+        assert lines[2] == "9"
