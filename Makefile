@@ -19,11 +19,14 @@ COLLECTIONS  := .collections
 REQ_HASH     := $(shell cat requirements.txt requirements-test.txt | sha256sum | cut -c1-12)
 VENV_STAMP   := $(VENV)/.installed-$(REQ_HASH)
 COLL_STAMP   := $(COLLECTIONS)/ansible_collections/amazon/aws/MANIFEST.json
+# boto3's wheels (the controller's pins) for the client venv that the end-to-end test makes, offline (no index).
+WHEELS       := $(CACHE_DIR)/client-wheels-$(REQ_HASH)
+export DISCO_CLIENT_WHEELS := $(WHEELS)
 export PATH  := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: help setup venv collections docker images lint sanity build pytest unit playbooks e2e molecule test \
+.PHONY: help setup venv collections wheels docker images lint sanity build pytest unit playbooks e2e molecule test \
         local-cluster local-teardown disco-suite clean
 
 help: ## list the targets
@@ -50,7 +53,15 @@ $(COLL_STAMP): scripts/install-collections.py | $(VENV_STAMP)
 collections: $(COLL_STAMP) ## install amazon.aws and community.docker without Galaxy, link this checkout in
 	@$(BIN)/python scripts/install-collections.py --dest $(COLLECTIONS) --cache $(CACHE_DIR)
 
-setup: venv collections ## venv + collections: all ansible-playbook needs
+$(WHEELS)/.complete: requirements.txt | $(VENV_STAMP)
+	@echo "[setup] boto3's wheels for the end-to-end test's laptop client, in $(WHEELS)"
+	@rm -rf $(WHEELS) && mkdir -p $(WHEELS)
+	@$(BIN)/pip download -q --only-binary=:all: -c requirements.txt -d $(WHEELS) boto3 2>&1 | { grep -v 'is ignored' || true; }
+	@touch $@
+
+wheels: $(WHEELS)/.complete ## boto3's wheels (controller pins) for the client venv the end-to-end test makes
+
+setup: venv collections wheels ## venv + collections: all ansible-playbook needs (and the tests' client wheels)
 
 docker: ## make sure a Docker engine answers (starts Debian's dockerd as root)
 	@scripts/ensure-docker.sh

@@ -63,6 +63,18 @@ TAG_KEY = "disposabledisco"
 RELEASE = os.environ.get("DISCO_E2E_RELEASE", "bookworm")
 RELEASE_NUMBER = {"bookworm": "12", "trixie": "13"}
 BUCKET = "disco-e2e"
+# The client venv's pip packages: boto3, installed from DISCO_CLIENT_WHEELS (make setup), never from an index.
+CLIENT_PIP = '{"disco_client_pip_packages": ["boto3"]}'
+
+
+def client_env() -> dict[str, str]:
+    """pip of the client venv (role disco_client) installs from the wheels `make setup` downloaded, offline."""
+    wheels = os.environ.get("DISCO_CLIENT_WHEELS", "")
+    if not wheels or not list(Path(wheels).glob("boto3-*.whl")):
+        pytest.fail(f"DISCO_CLIENT_WHEELS={wheels!r} holds no boto3 wheel: run the test through make (make e2e)")
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": wheels}
+
+
 NOTICE_TIME = "2026-12-02T07:02:00Z"  # the interruption notice's time: any, the spot watch reports it as given
 STEP_TIMEOUT = 1500  # seconds for one launch; the whole test aims at about 15 minutes on 2 cores
 
@@ -267,11 +279,12 @@ class LocalCloud:
     def client_playbook(self, label: str) -> dict[str, dict[str, int]]:
         """playbooks/client.yml with this cluster's configuration, as a user runs it; its recap.
 
-        No pip packages: the test talks to no index (the default, boto3, is for disco_s3's S3 calls on a laptop).
+        boto3 (for disco_s3's S3 listings and signed inputs on the laptop) from the wheels of `make setup`: the test
+        talks to no index (client_env).
         """
         started = time.monotonic()
         result = subprocess.run(
-            ["ansible-playbook", str(CLIENT), "-e", f"@{self.config_path}", "-e", '{"disco_client_pip_packages": []}'],
+            ["ansible-playbook", str(CLIENT), "-e", f"@{self.config_path}", "-e", CLIENT_PIP],
             cwd=REPO,
             env=self.env,
             capture_output=True,
@@ -285,13 +298,16 @@ class LocalCloud:
         self.timings.append((label, {"wall": time.monotonic() - started}))
         return recap_of(output)
 
-    def job_playbook(self, label: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        """playbooks/job.yml with this cluster's configuration and EXTRA (-e ...), as a user runs it."""
+    def job_playbook(
+        self, label: str, *extra: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """playbooks/job.yml with this cluster's configuration and EXTRA (-e ...), as a user runs it (ENV: more of
+        its environment, such as the user's AWS credentials)."""
         started = time.monotonic()
         result = subprocess.run(
-            [*JOB_PLAYBOOK, "-e", f"@{self.config_path}", "-e", '{"disco_client_pip_packages": []}', *extra],
+            [*JOB_PLAYBOOK, "-e", f"@{self.config_path}", "-e", CLIENT_PIP, *extra],
             cwd=self.workdir,
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=900,
@@ -401,7 +417,7 @@ def local_cloud(
         port=port,
         moto_name=f"disco-e2e-moto-{suffix}",
         settings=settings,
-        env={**ansible_env, "DISCO_SOURCES": str(Path(sources).resolve())},
+        env={**ansible_env, **client_env(), "DISCO_SOURCES": str(Path(sources).resolve())},
     )
     settings.update(
         {
@@ -544,6 +560,22 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
             status, count = line.split("\t")
             statuses[status] += int(count)
     assert statuses == {"200": 60, "404": 30}
+    # The same log as an S3 input: job.yml lists the prefix from this machine (moto's published port, the laptop's
+    # boto3 from the client venv) and signs a GET URL per object for the nodes (moto by its name); the counts come
+    # back to a local file.
+    s3.put_object(Bucket=BUCKET, Key="logs/2026/access.log", Body=(cloud.workdir / "access.log").read_bytes())
+    run = cloud.job_playbook(
+        "job-s3-input",
+        "-e", f"job={JOBS / 's3_gzip.py'}", "-e", f"input=s3://{BUCKET}/logs/", "-e", "output=statuses.tsv",
+        "-e", f"s3_endpoint=http://{cloud.moto_name}:5000", "-e", f"s3_endpoint_here={cloud.endpoint}",
+        env={  # the user's own AWS credentials (boto3's chain) list and sign; none go into the job
+            "AWS_ACCESS_KEY_ID": cloud.settings["disco_aws_access_key"],
+            "AWS_SECRET_ACCESS_KEY": cloud.settings["disco_aws_secret_key"],
+            "AWS_DEFAULT_REGION": cloud.settings["disco_region"],
+        },
+    )  # fmt: skip
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    assert sorted((cloud.workdir / "statuses.tsv").read_text().splitlines()) == ["200\t60", "404\t30"]
     (cloud.workdir / "broken.py").write_text("def map(line, params):\n    raise ValueError('broken on purpose')\n")
     run = cloud.job_playbook("job-broken", "-e", f"job={cloud.workdir / 'broken.py'}", "-e", "input=users.csv")
     assert run.returncode != 0
