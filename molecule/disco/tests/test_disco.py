@@ -522,7 +522,10 @@ def test_job_from_a_laptop_through_the_ssh_tunnel(
     # The laptop's Python need not be the nodes' (this one is 3.11; Debian 13's nodes run 3.13): the job's
     # functions travel with their source too and a node of another version compiles them (patch disco/0111).
     nodes_python = docker("exec", MASTER, "python3", "-c", "import sys; print(sys.version_info[:2])").stdout.strip()
-    assert result["status"] == "ready", f"laptop {sys.version_info[:2]}, nodes {nodes_python}: {result['error']}"
+    failed = [event for event in result["events"] if "ERROR" in str(event) or "FATAL" in str(event)][-5:]
+    assert result["status"] == "ready", (
+        f"laptop {sys.version_info[:2]}, nodes {nodes_python}: {result['error']}; last errors: {failed}"
+    )
     assert set(assigned_hosts(result["events"], "map")) <= set(SLAVES)
     assert s3_counts(s3, bucket, result["job"]) == expected
     FIGURES["word count from the laptop via the tunnel, to S3"] = f"{result['seconds']} s"
