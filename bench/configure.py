@@ -8,9 +8,10 @@ Each size is a fresh local cluster of its own (unique cluster name, its own moto
 127.0.0.1), launched with ``scripts/local-cluster.sh up`` (no smoke job), whose phase timings it reads, then torn
 down (``down``, and whatever is left of its containers, networks and moto removed). The ratio compares the
 ``configure`` phase (every configure play but the Disco build) of the largest size with the smallest; the target of
-issue 13 is <= 1.6 for 1+6 against 1+2 on the 2-core development machine: with forks enough for every node
-(ansible.cfg: 50), six slaves cost little more than two. Then where the difference goes: the configure phase's
-seconds by role for each size (the callback's roles file, DISCO_PHASES_ROLES_FILE), the roles that grow most first.
+issue 13 is <= 1.6 for 1+6 against 1+2 on the 2-core development machine (ansible.cfg's forks = 50 gives every node
+a fork; the nodes' containers still share the machine's cores, README "Performance" has the figures). Then where
+the difference goes: the configure phase's seconds by role for each size (the callback's roles file,
+DISCO_PHASES_ROLES_FILE), the roles that grow most first.
 """
 
 from __future__ import annotations
