@@ -66,7 +66,6 @@ class CallbackModule(CallbackBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.spent: dict[str, float] = {}
         self.by_role: dict[str, dict[str, float]] = {}
         self.phase: str | None = None  # None before the first play and after the last
         self.role = PLAY_TASKS
@@ -77,7 +76,6 @@ class CallbackModule(CallbackBase):
         """Count the time since the last event for the current phase and role, then go on in ``phase``."""
         now = time.monotonic()
         if self.phase is not None:
-            self.spent[self.phase] = self.spent.get(self.phase, 0.0) + now - self.since
             roles = self.by_role.setdefault(self.phase, {})
             roles[self.role] = roles.get(self.role, 0.0) + now - self.since
         self.phase, self.role, self.since = phase, role, now
@@ -99,8 +97,13 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
         self.switch_to_task(task)
 
+    def spent(self) -> dict[str, float]:
+        """Each phase's seconds (the sum of its roles'), in the order the phases first ran."""
+        return {phase: sum(roles.values()) for phase, roles in self.by_role.items()}
+
     def v2_playbook_on_stats(self, stats: Any) -> None:
         self.switch(None)
+        spent = self.spent()
         roles_path = self.get_option("roles_file")
         if roles_path:
             with open(roles_path, "w", encoding="utf-8") as handle:
@@ -112,9 +115,9 @@ class CallbackModule(CallbackBase):
         path = self.get_option("file")
         if path:
             with open(path, "w", encoding="utf-8") as handle:
-                json.dump({name: round(seconds, 3) for name, seconds in self.spent.items()}, handle)
+                json.dump({name: round(seconds, 3) for name, seconds in spent.items()}, handle)
             return
         self._display.display("\n== phase timings")
-        for name, seconds in self.spent.items():
+        for name, seconds in spent.items():
             self._display.display(f"  {name:<12} {seconds:8.1f} s")
-        self._display.display(f"  {'total':<12} {sum(self.spent.values()):8.1f} s")
+        self._display.display(f"  {'total':<12} {sum(spent.values()):8.1f} s")
