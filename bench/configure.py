@@ -57,11 +57,14 @@ def remove_leftovers(cluster: str, moto_name: str) -> None:
 
 
 def local_cluster(
-    command: str, config: Path, extra: list[str], log: Path, roles: Path | None = None
+    command: str, config: Path, extra: list[str], log: Path, files: Path | None = None
 ) -> tuple[int, str]:
+    """scripts/local-cluster.sh COMMAND; with FILES (a path without suffix), the phases callback also writes its
+    time by phase and role to FILES-roles.json and the machine's CPU seconds by phase to FILES-cpu.json."""
     env = {**os.environ, "DISCO_LOCAL_CONFIG": str(config), "DISCO_LOCAL_SMOKE": "0"}
-    if roles is not None:
-        env["DISCO_PHASES_ROLES_FILE"] = str(roles)  # the phases callback's time by phase and role
+    if files is not None:
+        env["DISCO_PHASES_ROLES_FILE"] = f"{files}-roles.json"
+        env["DISCO_PHASES_CPU_FILE"] = f"{files}-cpu.json"
     result = subprocess.run(
         ["bash", str(SCRIPT), command, *extra],
         cwd=REPO,
@@ -94,13 +97,16 @@ def bench(slaves: int, extra: list[str], workdir: Path) -> tuple[dict[str, float
     config.write_text(yaml.safe_dump(settings))
     started = time.monotonic()
     try:
-        roles = workdir / f"{cluster}-roles.json"
-        code, output = local_cluster("up", config, extra, workdir / f"{cluster}-up.log", roles)
+        files = workdir / cluster
+        roles, cpu = Path(f"{files}-roles.json"), Path(f"{files}-cpu.json")
+        code, output = local_cluster("up", config, extra, workdir / f"{cluster}-up.log", files)
         wall = time.monotonic() - started
         if code != 0:
             raise SystemExit(f"1+{slaves}: launch failed ({code}); log: {workdir / f'{cluster}-up.log'}")
         phases = {name: float(value) for name, value in TIMING.findall(output)}
         phases["wall"] = wall
+        if cpu.exists():
+            phases["configure CPU"] = json.loads(cpu.read_text()).get("configure", 0.0)
         by_role = json.loads(roles.read_text()).get("configure", {}) if roles.exists() else {}
         return phases, by_role
     finally:
@@ -127,6 +133,7 @@ def main(argv: list[str]) -> int:
             f"   wall {phases['wall']:7.1f} s   (load {os.getloadavg()[0]:.2f})",
             flush=True,
         )
+    print_cpu(results)
     small, large = results[min(sizes)], results[max(sizes)]
     ratio = large.get("configure", 0) / max(small.get("configure", 0), 0.001)
     both = (large.get("configure", 0) + large.get("Disco build", 0)) / max(
@@ -137,6 +144,21 @@ def main(argv: list[str]) -> int:
     print(f"ratio with the Disco build: {both:.2f}")
     print_roles(roles[min(sizes)], roles[max(sizes)], min(sizes), max(sizes))
     return 0 if ratio <= TARGET else 1
+
+
+def print_cpu(results: dict[int, dict[str, float]]) -> None:
+    """The configure phase's CPU seconds on this machine (controller and node containers together) for each size,
+    how many of the cores they kept busy, and the CPU seconds per node."""
+    cores = os.cpu_count() or 1
+    for slaves, phases in results.items():
+        cpu, wall = phases.get("configure CPU"), phases.get("configure", 0)
+        if cpu is None or wall <= 0:
+            print(f"  1+{slaves:<3} (no CPU figures: the phases callback needs /proc/stat)")
+            continue
+        print(
+            f"  1+{slaves:<3} configure CPU {cpu:7.1f} s: {cpu / wall:.2f} of {cores} cores busy,"
+            f" {cpu / (slaves + 1):.1f} CPU s per node"
+        )
 
 
 def print_roles(small: dict[str, float], large: dict[str, float], low: int, high: int) -> None:

@@ -21,6 +21,9 @@ description:
     with O(file), written there as JSON (phase name to seconds, in that order) and not shown.
   - With O(roles_file), the same time is also written there by phase and role (JSON, phase name to role name to
     seconds; a play's own tasks under V((play))), to see where a phase's time goes (bench/configure.py does).
+  - With O(cpu_file), the CPU time this machine spent during each phase (all its processes, from C(/proc/stat),
+    so the local cloud's node containers count too) is written there (JSON, phase name to CPU seconds), to see
+    whether a phase waits or keeps the cores busy (bench/configure.py does). Without C(/proc/stat) nothing is written.
   - scripts/local-cluster.sh enables it to print a local cluster's phase timings.
 requirements:
   - enabled with C(callbacks_enabled) (C(ANSIBLE_CALLBACKS_ENABLED=disposable.disco.phases))
@@ -41,6 +44,14 @@ options:
     ini:
       - section: callback_disposable_disco_phases
         key: roles_file
+  cpu_file:
+    description: Also write the CPU seconds this machine spent during each phase to this JSON file.
+    type: path
+    env:
+      - name: DISCO_PHASES_CPU_FILE
+    ini:
+      - section: callback_disposable_disco_phases
+        key: cpu_file
 """
 
 import json
@@ -54,6 +65,19 @@ OTHER = "other"
 PLAY_TASKS = "(play)"  # the tasks of a play that no role runs
 # Roles whose tasks count for a phase of their own, whatever play runs them.
 ROLE_PHASES = {"disposable.disco.disco_install": "Disco build"}
+PROC_STAT = "/proc/stat"
+BUSY_FIELDS = (0, 1, 2, 5, 6, 7)  # of the line "cpu ...": user nice system (idle iowait) irq softirq steal
+CLOCK_TICKS = 100  # USER_HZ, the unit of /proc/stat on Linux
+
+
+def busy_seconds() -> float | None:
+    """CPU seconds this machine's processors spent busy since boot (all processes), None without /proc/stat."""
+    try:
+        with open(PROC_STAT, encoding="ascii") as handle:
+            fields = handle.readline().split()[1:]
+    except OSError:
+        return None
+    return sum(int(fields[index]) for index in BUSY_FIELDS if index < len(fields)) / CLOCK_TICKS
 
 
 class CallbackModule(CallbackBase):
@@ -71,14 +95,18 @@ class CallbackModule(CallbackBase):
         self.role = PLAY_TASKS
         self.play_phase = OTHER
         self.since = time.monotonic()
+        self.cpu: dict[str, float] = {}
+        self.cpu_since = busy_seconds()
 
     def switch(self, phase: str | None, role: str = PLAY_TASKS) -> None:
         """Count the time since the last event for the current phase and role, then go on in ``phase``."""
-        now = time.monotonic()
+        now, cpu_now = time.monotonic(), busy_seconds()
         if self.phase is not None:
             roles = self.by_role.setdefault(self.phase, {})
             roles[self.role] = roles.get(self.role, 0.0) + now - self.since
-        self.phase, self.role, self.since = phase, role, now
+            if cpu_now is not None and self.cpu_since is not None:
+                self.cpu[self.phase] = self.cpu.get(self.phase, 0.0) + cpu_now - self.cpu_since
+        self.phase, self.role, self.since, self.cpu_since = phase, role, now, cpu_now
 
     def switch_to_task(self, task: Any) -> None:
         role = getattr(task, "_role", None)
@@ -112,6 +140,10 @@ class CallbackModule(CallbackBase):
                     for phase, roles in self.by_role.items()
                 }
                 json.dump(rounded, handle)
+        cpu_path = self.get_option("cpu_file")
+        if cpu_path and self.cpu:
+            with open(cpu_path, "w", encoding="utf-8") as handle:
+                json.dump({phase: round(seconds, 2) for phase, seconds in self.cpu.items()}, handle)
         path = self.get_option("file")
         if path:
             with open(path, "w", encoding="utf-8") as handle:

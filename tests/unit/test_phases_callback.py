@@ -47,9 +47,13 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return fake
 
 
-def callback(path: Path, roles_path: Path | None = None) -> phases.CallbackModule:
+def callback(path: Path, roles_path: Path | None = None, cpu_path: Path | None = None) -> phases.CallbackModule:
     module = phases.CallbackModule()
-    options = {"file": str(path), "roles_file": str(roles_path) if roles_path else None}
+    options = {
+        "file": str(path),
+        "roles_file": str(roles_path) if roles_path else None,
+        "cpu_file": str(cpu_path) if cpu_path else None,
+    }
     module.get_option = options.get
     return module
 
@@ -113,3 +117,48 @@ def test_no_roles_file_unless_asked(clock: Clock, tmp_path: Path) -> None:
     clock.now += 1
     module.v2_playbook_on_stats(None)
     assert sorted(item.name for item in tmp_path.iterdir()) == ["phases.json"]
+
+
+class ProcStat:
+    """A /proc/stat whose busy fields (user, nice, system, irq, softirq, steal) grow as a test says, in ticks."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.ticks = path, [0] * 10
+        self.write()
+
+    def spend(self, seconds: float, idle: float = 0) -> None:
+        self.ticks[0] += int(seconds * 50)  # user
+        self.ticks[2] += int(seconds * 30)  # system
+        self.ticks[6] += int(seconds * 20)  # softirq
+        self.ticks[3] += int(idle * 100)  # idle: not busy
+        self.ticks[4] += int(idle * 100)  # iowait: not busy
+        self.write()
+
+    def write(self) -> None:
+        self.path.write_text("cpu  " + " ".join(map(str, self.ticks)) + "\ncpu0 0 0 0 0 0 0 0 0 0 0\nintr 1\n")
+
+
+def test_cpu_file_holds_each_phases_busy_seconds(clock: Clock, tmp_path: Path, monkeypatch) -> None:
+    stat = ProcStat(tmp_path / "stat")
+    monkeypatch.setattr(phases, "PROC_STAT", str(stat.path))
+    cpu_path = tmp_path / "cpu.json"
+    module = callback(tmp_path / "phases.json", cpu_path=cpu_path)
+    stat.spend(7)  # before the first play: counts for nothing
+    module.v2_playbook_on_play_start(Play({"disco_play_phase": "configure"}))
+    stat.spend(3, idle=5)
+    module.v2_playbook_on_task_start(Task(Role("disposable.disco.disco_install")), is_conditional=False)
+    stat.spend(4)
+    module.v2_playbook_on_task_start(Task(), is_conditional=False)
+    stat.spend(1.5, idle=2)
+    module.v2_playbook_on_stats(None)
+    assert json.loads(cpu_path.read_text()) == {"configure": 4.5, "Disco build": 4.0}
+
+
+def test_no_cpu_file_without_proc_stat(clock: Clock, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(phases, "PROC_STAT", str(tmp_path / "absent"))
+    cpu_path = tmp_path / "cpu.json"
+    module = callback(tmp_path / "phases.json", cpu_path=cpu_path)
+    module.v2_playbook_on_play_start(Play({"disco_play_phase": "configure"}))
+    clock.now += 1
+    module.v2_playbook_on_stats(None)
+    assert not cpu_path.exists() and json.loads((tmp_path / "phases.json").read_text()) == {"configure": 1.0}
