@@ -9,9 +9,12 @@ Each size is a fresh local cluster of its own (unique cluster name, its own moto
 down (``down``, and whatever is left of its containers, networks and moto removed). The ratio compares the
 ``configure`` phase (every configure play but the Disco build) of the largest size with the smallest; the target of
 issue 13 is <= 1.6 for 1+6 against 1+2 on the 2-core development machine (ansible.cfg's forks = 50 gives every node
-a fork; the nodes' containers still share the machine's cores, README "Performance" has the figures). Then where
-the difference goes: the configure phase's seconds by role for each size (the callback's roles file,
-DISCO_PHASES_ROLES_FILE), the roles that grow most first.
+a fork; the nodes' containers still share the machine's cores, README "Performance" has the figures). For each
+size also the configure phase's CPU seconds on this machine, controller and node containers together (the
+callback's cpu file, DISCO_PHASES_CPU_FILE), the share of the cores they kept busy and the CPU seconds per node:
+when each node brings the same work, the ratio cannot be less than the node count's ratio times the small run's
+busy share. Then where the difference goes: the configure phase's seconds by role for each size (the callback's
+roles file, DISCO_PHASES_ROLES_FILE), the roles that grow most first.
 """
 
 from __future__ import annotations

@@ -273,18 +273,23 @@ class LocalCloud:
         return summary
 
     @property
+    def user_key(self) -> Path:
+        """The user's own SSH key: its public half is in disco_mgmt_keys, which cloud-init authorises for admin."""
+        return self.workdir / "user_key"
+
+    @property
     def client_dir(self) -> Path:
         return Path.home() / ".cache/disposable-disco/clusters" / self.cluster
 
-    def client_playbook(self, label: str) -> dict[str, dict[str, int]]:
-        """playbooks/client.yml with this cluster's configuration, as a user runs it; its recap.
+    def client_playbook(self, label: str, *extra: str) -> dict[str, dict[str, int]]:
+        """playbooks/client.yml with this cluster's configuration and EXTRA, as a user runs it; its recap.
 
         boto3 (for disco_s3's S3 listings and signed inputs on the laptop) from the wheels of `make setup`: the test
         talks to no index (client_env).
         """
         started = time.monotonic()
         result = subprocess.run(
-            ["ansible-playbook", str(CLIENT), "-e", f"@{self.config_path}", "-e", CLIENT_PIP],
+            ["ansible-playbook", str(CLIENT), "-e", f"@{self.config_path}", "-e", CLIENT_PIP, *extra],
             cwd=REPO,
             env=self.env,
             capture_output=True,
@@ -431,6 +436,8 @@ def local_cloud(
             "disco_s3_buckets": [BUCKET],
         }
     )
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(cloud.user_key)], check=True)
+    settings["disco_mgmt_keys"] = [Path(f"{cloud.user_key}.pub").read_text().strip()]
     cloud.config_path.write_text(yaml.safe_dump(settings))
     cloud.env["DISCO_LOCAL_CONFIG"] = str(cloud.config_path)
     try:
@@ -514,6 +521,40 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     recap = cloud.client_playbook("client-re-run")
     assert recap["localhost"]["changed"] == 0, recap
     assert cloud.tunnel_alive() and f"localhost:{port}" in (cloud.client_dir / "env").read_text()
+
+    # 3b'. The same laptop reaching the master as it does on AWS: client.yml with disco_local_cloud false, so the
+    #      master comes from EC2's view of the cluster (role disco_ec2, the cluster's moto being its EC2) and everything
+    #      goes over plain SSH, the tunnel too: as admin with the user's own key given as --private-key (authorised by
+    #      cloud-init from disco_mgmt_keys in the user data, no key of the test's put there), the master's host key
+    #      accepted on first sight into the cluster's known_hosts under its instance id. Only the address is the
+    #      test's: EC2's public address is moto's invention, so disco_ec2_role_hostvars points at the master's
+    #      container. The local way's tunnel is closed first (as after the laptop's reboot): the new one is opened
+    #      the AWS way, on the same port.
+    master_id = cloud.master()
+    address = next(iter(nodes[master_id]["info"]["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    aws_way = (
+        "-e", '{"disco_local_cloud": false}',
+        "-e", json.dumps({"disco_ec2_role_hostvars": {"master": {"ansible_host": address}}}),
+        "--private-key", str(cloud.user_key),
+    )  # fmt: skip
+    socket_path = cloud.client_dir / "tunnel.sock"
+    subprocess.run(["ssh", "-S", str(socket_path), "-O", "exit", "disco"], capture_output=True, timeout=30, check=True)
+    assert not cloud.tunnel_alive()
+    cloud.client_playbook("client-aws-way", *aws_way)
+    assert cloud.tunnel_alive()
+    tunnel_ssh = subprocess.run(["pgrep", "-af", f"-S {socket_path}"], capture_output=True, text=True, check=False)
+    assert f"-i {cloud.user_key}" in tunnel_ssh.stdout, f"the user's key: {tunnel_ssh.stdout}"
+    assert f"HostKeyAlias={master_id}" in tunnel_ssh.stdout and "client_key" not in tunnel_ssh.stdout
+    assert (cloud.client_dir / "tunnel").read_text().startswith(f"admin@{address} "), "plain SSH to the address"
+    assert f"localhost:{port}" in (cloud.client_dir / "env").read_text(), "the port is kept"
+    known = [line.split() for line in (cloud.client_dir / "known_hosts").read_text().splitlines() if line.strip()]
+    host_key = docker("exec", master_id, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").split()[:2]
+    assert known == [[master_id, *host_key]], "the master's host key, known by its instance id"
+    pushed = cloud.from_laptop(f"ddfs cat {tag}")
+    assert sorted(pushed.split()) == sorted(w for text in laptop_texts for w in text.split()), "blobs via the proxy"
+    assert laptop["job"] in cloud.from_laptop("disco jobs")
+    recap = cloud.client_playbook("client-aws-way-re-run", *aws_way)
+    assert recap["localhost"]["changed"] == 0 and cloud.tunnel_alive(), recap
 
     # 3c. job.yml with the examples (examples/jobs/): a word count of functions over a local directory into a local
     #     file, a join as a job class over two local files, the article's job into moto's S3 (gzip line files
