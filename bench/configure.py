@@ -13,8 +13,9 @@ a fork; the nodes' containers still share the machine's cores, README "Performan
 size also the configure phase's CPU seconds on this machine, controller and node containers together (the
 callback's cpu file, DISCO_PHASES_CPU_FILE), the share of the cores they kept busy and the CPU seconds per node:
 when each node brings the same work, the ratio cannot be less than the node count's ratio times the small run's
-busy share. Then where the difference goes: the configure phase's seconds by role for each size (the callback's
-roles file, DISCO_PHASES_ROLES_FILE), the roles that grow most first.
+busy share. Of those CPU seconds, the controller's own (ansible-playbook and the processes it ran): on EC2
+the rest runs on the nodes' own CPUs. Then where the difference goes: the configure phase's seconds by role for
+each size (the callback's roles file, DISCO_PHASES_ROLES_FILE), the roles that grow most first.
 """
 
 from __future__ import annotations
@@ -109,7 +110,9 @@ def bench(slaves: int, extra: list[str], workdir: Path) -> tuple[dict[str, float
         phases = {name: float(value) for name, value in TIMING.findall(output)}
         phases["wall"] = wall
         if cpu.exists():
-            phases["configure CPU"] = json.loads(cpu.read_text()).get("configure", 0.0)
+            spent = json.loads(cpu.read_text()).get("configure", {})
+            phases["configure CPU"] = spent.get("machine", 0.0)
+            phases["configure controller CPU"] = spent.get("controller", 0.0)
         by_role = json.loads(roles.read_text()).get("configure", {}) if roles.exists() else {}
         return phases, by_role
     finally:
@@ -151,16 +154,19 @@ def main(argv: list[str]) -> int:
 
 def print_cpu(results: dict[int, dict[str, float]]) -> None:
     """The configure phase's CPU seconds on this machine (controller and node containers together) for each size,
-    how many of the cores they kept busy, and the CPU seconds per node."""
+    how many of the cores they kept busy, the CPU seconds per node, and how much of it was the controller's
+    (ansible-playbook and what it ran): the part that stays on the laptop when the nodes are EC2's."""
     cores = os.cpu_count() or 1
     for slaves, phases in results.items():
         cpu, wall = phases.get("configure CPU"), phases.get("configure", 0)
         if cpu is None or wall <= 0:
             print(f"  1+{slaves:<3} (no CPU figures: the phases callback needs /proc/stat)")
             continue
+        controller, nodes = phases.get("configure controller CPU", 0.0), slaves + 1
         print(
             f"  1+{slaves:<3} configure CPU {cpu:7.1f} s: {cpu / wall:.2f} of {cores} cores busy,"
-            f" {cpu / (slaves + 1):.1f} CPU s per node"
+            f" {cpu / nodes:.1f} CPU s per node; the controller's {controller:.1f} s"
+            f" ({controller / nodes:.1f} per node)"
         )
 
 

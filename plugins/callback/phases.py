@@ -21,9 +21,12 @@ description:
     with O(file), written there as JSON (phase name to seconds, in that order) and not shown.
   - With O(roles_file), the same time is also written there by phase and role (JSON, phase name to role name to
     seconds; a play's own tasks under V((play))), to see where a phase's time goes (bench/configure.py does).
-  - With O(cpu_file), the CPU time this machine spent during each phase (all its processes, from C(/proc/stat),
-    so the local cloud's node containers count too) is written there (JSON, phase name to CPU seconds), to see
-    whether a phase waits or keeps the cores busy (bench/configure.py does). Without C(/proc/stat) nothing is written.
+  - With O(cpu_file), the CPU time spent during each phase is written there (JSON, phase name to V(machine) and
+    V(controller), each in CPU seconds), to see whether a phase waits or keeps the cores busy and how much of it is
+    the controller's own work (bench/configure.py does). V(machine) counts all this machine's processes (from
+    C(/proc/stat), so the local cloud's node containers count too); V(controller) counts ansible-playbook and the
+    processes it has reaped (its task workers and what they ran, such as the C(ssh) clients; not the C(ssh)
+    connection masters, which detach). Without C(/proc/stat) nothing is written.
   - scripts/local-cluster.sh enables it to print a local cluster's phase timings.
 requirements:
   - enabled with C(callbacks_enabled) (C(ANSIBLE_CALLBACKS_ENABLED=disposable.disco.phases))
@@ -55,6 +58,7 @@ options:
 """
 
 import json
+import os
 import time
 from typing import Any
 
@@ -80,6 +84,12 @@ def busy_seconds() -> float | None:
     return sum(int(fields[index]) for index in BUSY_FIELDS if index < len(fields)) / CLOCK_TICKS
 
 
+def controller_seconds() -> float:
+    """CPU seconds of this process (ansible-playbook, where callbacks run) and of the children it has reaped."""
+    spent = os.times()
+    return spent.user + spent.system + spent.children_user + spent.children_system
+
+
 class CallbackModule(CallbackBase):
     """Adds up the time between task starts by the phase their play (or role) names."""
 
@@ -95,18 +105,22 @@ class CallbackModule(CallbackBase):
         self.role = PLAY_TASKS
         self.play_phase = OTHER
         self.since = time.monotonic()
-        self.cpu: dict[str, float] = {}
+        self.cpu: dict[str, dict[str, float]] = {}
         self.cpu_since = busy_seconds()
+        self.controller_since = controller_seconds()
 
     def switch(self, phase: str | None, role: str = PLAY_TASKS) -> None:
         """Count the time since the last event for the current phase and role, then go on in ``phase``."""
-        now, cpu_now = time.monotonic(), busy_seconds()
+        now, cpu_now, controller_now = time.monotonic(), busy_seconds(), controller_seconds()
         if self.phase is not None:
             roles = self.by_role.setdefault(self.phase, {})
             roles[self.role] = roles.get(self.role, 0.0) + now - self.since
             if cpu_now is not None and self.cpu_since is not None:
-                self.cpu[self.phase] = self.cpu.get(self.phase, 0.0) + cpu_now - self.cpu_since
-        self.phase, self.role, self.since, self.cpu_since = phase, role, now, cpu_now
+                spent = self.cpu.setdefault(self.phase, {"machine": 0.0, "controller": 0.0})
+                spent["machine"] += cpu_now - self.cpu_since
+                spent["controller"] += controller_now - self.controller_since
+        self.phase, self.role, self.since = phase, role, now
+        self.cpu_since, self.controller_since = cpu_now, controller_now
 
     def switch_to_task(self, task: Any) -> None:
         role = getattr(task, "_role", None)
@@ -143,7 +157,11 @@ class CallbackModule(CallbackBase):
         cpu_path = self.get_option("cpu_file")
         if cpu_path and self.cpu:
             with open(cpu_path, "w", encoding="utf-8") as handle:
-                json.dump({phase: round(seconds, 2) for phase, seconds in self.cpu.items()}, handle)
+                rounded_cpu = {
+                    phase: {what: round(seconds, 2) for what, seconds in spent.items()}
+                    for phase, spent in self.cpu.items()
+                }
+                json.dump(rounded_cpu, handle)
         path = self.get_option("file")
         if path:
             with open(path, "w", encoding="utf-8") as handle:

@@ -542,7 +542,8 @@ def test_local_cluster_end_to_end(local_cloud: LocalCloud) -> None:
     assert not cloud.tunnel_alive()
     cloud.client_playbook("client-aws-way", *aws_way)
     assert cloud.tunnel_alive()
-    tunnel_ssh = subprocess.run(["pgrep", "-af", f"-S {socket_path}"], capture_output=True, text=True, check=False)
+    pgrep = ["pgrep", "-af", "--", f"-S {socket_path}"]  # "--": the pattern starts with a dash
+    tunnel_ssh = subprocess.run(pgrep, capture_output=True, text=True, check=False)
     assert f"-i {cloud.user_key}" in tunnel_ssh.stdout, f"the user's key: {tunnel_ssh.stdout}"
     assert f"HostKeyAlias={master_id}" in tunnel_ssh.stdout and "client_key" not in tunnel_ssh.stdout
     assert (cloud.client_dir / "tunnel").read_text().startswith(f"admin@{address} "), "plain SSH to the address"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from ansible_collections.disposable.disco.plugins.callback import phases
@@ -138,20 +139,46 @@ class ProcStat:
         self.path.write_text("cpu  " + " ".join(map(str, self.ticks)) + "\ncpu0 0 0 0 0 0 0 0 0 0 0\nintr 1\n")
 
 
+class Times:
+    """os.times() of ansible-playbook: its own CPU seconds and its reaped children's grow as a test says."""
+
+    def __init__(self) -> None:
+        self.own, self.children = 0.0, 0.0
+
+    def spend(self, own: float, children: float) -> None:
+        self.own, self.children = self.own + own, self.children + children
+
+    def __call__(self) -> SimpleNamespace:
+        return SimpleNamespace(
+            user=self.own * 0.75,
+            system=self.own * 0.25,
+            children_user=self.children / 2,
+            children_system=self.children / 2,
+        )
+
+
 def test_cpu_file_holds_each_phases_busy_seconds(clock: Clock, tmp_path: Path, monkeypatch) -> None:
-    stat = ProcStat(tmp_path / "stat")
+    stat, times = ProcStat(tmp_path / "stat"), Times()
     monkeypatch.setattr(phases, "PROC_STAT", str(stat.path))
+    monkeypatch.setattr(phases.os, "times", times)
     cpu_path = tmp_path / "cpu.json"
     module = callback(tmp_path / "phases.json", cpu_path=cpu_path)
     stat.spend(7)  # before the first play: counts for nothing
+    times.spend(1, 2)
     module.v2_playbook_on_play_start(Play({"disco_play_phase": "configure"}))
     stat.spend(3, idle=5)
+    times.spend(0.5, 1)
     module.v2_playbook_on_task_start(Task(Role("disposable.disco.disco_install")), is_conditional=False)
     stat.spend(4)
+    times.spend(0.25, 0.5)
     module.v2_playbook_on_task_start(Task(), is_conditional=False)
     stat.spend(1.5, idle=2)
+    times.spend(0.25, 0.25)
     module.v2_playbook_on_stats(None)
-    assert json.loads(cpu_path.read_text()) == {"configure": 4.5, "Disco build": 4.0}
+    assert json.loads(cpu_path.read_text()) == {
+        "configure": {"machine": 4.5, "controller": 2.0},
+        "Disco build": {"machine": 4.0, "controller": 0.75},
+    }
 
 
 def test_no_cpu_file_without_proc_stat(clock: Clock, tmp_path: Path, monkeypatch) -> None:
