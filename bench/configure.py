@@ -15,7 +15,9 @@ callback's cpu file, DISCO_PHASES_CPU_FILE), the share of the cores they kept bu
 when each node brings the same work, the ratio cannot be less than the node count's ratio times the small run's
 busy share. Of those CPU seconds, the controller's own (ansible-playbook and the processes it ran): on EC2
 the rest runs on the nodes' own CPUs. Then where the difference goes: the configure phase's seconds by role for
-each size (the callback's roles file, DISCO_PHASES_ROLES_FILE), the roles that grow most first.
+each size (the callback's roles file, DISCO_PHASES_ROLES_FILE), the roles that grow most first; and, for the
+largest size, the configure tasks that cost most CPU per node, in its container and on the controller (the bench's
+own callback, bench/callback_plugins/task_cpu.py, which reads the containers' cgroups).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "local-cluster.sh"
+TASK_CPU = REPO / "bench" / "callback_plugins"  # task_cpu: CPU seconds by task, the controller's and each container's
 TIMING = re.compile(r"^  (validation|provision|containers|configure|Disco build|status|total)\s+([\d.]+) s$", re.M)
 TARGET = 1.6
 STEP_TIMEOUT = 3600
@@ -69,6 +72,11 @@ def local_cluster(
     if files is not None:
         env["DISCO_PHASES_ROLES_FILE"] = f"{files}-roles.json"
         env["DISCO_PHASES_CPU_FILE"] = f"{files}-cpu.json"
+        env["DISCO_TASK_CPU_FILE"] = f"{files}-tasks.json"
+        plugins = os.environ.get("ANSIBLE_CALLBACK_PLUGINS")
+        env["ANSIBLE_CALLBACK_PLUGINS"] = f"{plugins}:{TASK_CPU}" if plugins else str(TASK_CPU)
+        enabled = os.environ.get("ANSIBLE_CALLBACKS_ENABLED")
+        env["ANSIBLE_CALLBACKS_ENABLED"] = f"{enabled},task_cpu" if enabled else "task_cpu"
     result = subprocess.run(
         ["bash", str(SCRIPT), command, *extra],
         cwd=REPO,
@@ -114,10 +122,56 @@ def bench(slaves: int, extra: list[str], workdir: Path) -> tuple[dict[str, float
             phases["configure CPU"] = spent.get("machine", 0.0)
             phases["configure controller CPU"] = spent.get("controller", 0.0)
         by_role = json.loads(roles.read_text()).get("configure", {}) if roles.exists() else {}
+        nodes = set(
+            docker(
+                "ps",
+                "-q",
+                "--no-trunc",
+                "--filter",
+                f"label=disposable-disco-cluster={cluster}",
+                "--filter",
+                "label=disposable-disco-kind=node",
+            ).split()
+        )
+        phases["tasks"] = task_cpu(Path(f"{files}-tasks.json"), nodes)
         return phases, by_role
     finally:
         local_cluster("down", config, [], workdir / f"{cluster}-down.log")
         remove_leftovers(cluster, moto_name)
+
+
+def task_cpu(path: Path, nodes: set[str]) -> list[tuple[str, float, float]]:
+    """From the task_cpu callback's file: for each task of the configure phase (the Disco build's are not), its
+    name, the CPU seconds of the cluster's node containers and the controller's, in run order (none without the
+    file)."""
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())
+    return [
+        (
+            f"{row['role'].removeprefix('disposable.disco.')}: {row['task']}",
+            sum(seconds for name, seconds in row.get("containers", {}).items() if name in nodes),
+            row.get("controller", 0.0),
+        )
+        for row in rows
+        if row.get("phase") == "configure" and row["role"] != "disposable.disco.disco_install"
+    ]
+
+
+def print_tasks(tasks: list[tuple[str, float, float]], slaves: int, top: int = 15) -> None:
+    """The configure tasks that cost most CPU per node (in the containers and on the controller)."""
+    if not tasks:
+        print("(no CPU by task: the task_cpu callback wrote no file)")
+        return
+    nodes = slaves + 1
+    inside, outside = sum(task[1] for task in tasks), sum(task[2] for task in tasks)
+    print(
+        f"configure CPU by task, 1+{slaves}: {len(tasks)} tasks, {inside / nodes:.1f} s per node in its container,"
+        f" {outside / nodes:.1f} s per node on the controller; the {top} costliest (s per node):"
+    )
+    print(f"  {'container':>9} {'controller':>10}  task")
+    for name, container, controller in sorted(tasks, key=lambda task: -(task[1] + task[2]))[:top]:
+        print(f"  {container / nodes:9.2f} {controller / nodes:10.2f}  {name[:90]}")
 
 
 def main(argv: list[str]) -> int:
@@ -149,6 +203,7 @@ def main(argv: list[str]) -> int:
     print(f"ratio configure 1+{max(sizes)} / 1+{min(sizes)}: {ratio:.2f} ({verdict} the target <= {TARGET})")
     print(f"ratio with the Disco build: {both:.2f}")
     print_roles(roles[min(sizes)], roles[max(sizes)], min(sizes), max(sizes))
+    print_tasks(results[max(sizes)].get("tasks", []), max(sizes))
     return 0 if ratio <= TARGET else 1
 
 
