@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.disposable.disco.plugins.callback.phases import controller_seconds
 
 CGROUP_V1 = Path("/sys/fs/cgroup/cpuacct/docker")
 CGROUP_V2 = (Path("/sys/fs/cgroup/system.slice"), Path("/sys/fs/cgroup/docker"))
@@ -40,11 +41,6 @@ def container_cpu() -> dict[str, float]:
     return found
 
 
-def controller_cpu() -> float:
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -61,7 +57,7 @@ class CallbackModule(CallbackBase):
 
     def _close(self) -> None:
         """Charge the CPU since the current task started to it."""
-        controller, containers = controller_cpu(), container_cpu()
+        controller, containers = controller_seconds(), container_cpu()
         if self._current is not None:
             self._current["controller"] = round(controller - self._controller, 3)
             spent = {name: round(value - self._containers.get(name, 0.0), 3) for name, value in containers.items()}

@@ -1,4 +1,5 @@
-"""Import a script the roles install on nodes (roles/*/files/*.py) as a module, for the tests."""
+"""Import a file of this tree as a module, for the tests: a script the roles install on nodes (roles/*/files/*.py),
+a bench's code (bench/)."""
 
 from __future__ import annotations
 

@@ -3,54 +3,14 @@ to the task that ran since the previous task started (fake CPU counters, plays a
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from support import role_files
+from support.callback_fakes import Play, Role, Task
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-task_cpu = load(BENCH / "callback_plugins" / "task_cpu.py")
-configure = load(BENCH / "configure.py")
-
-
-@dataclass
-class Role:
-    name: str
-
-    def get_name(self) -> str:
-        return self.name
-
-
-@dataclass
-class Task:
-    name: str
-    _role: Role | None = None
-
-    def get_name(self) -> str:
-        return self.name
-
-
-@dataclass
-class Play:
-    phase: str | None
-
-    def get_vars(self) -> dict:
-        return {"disco_play_phase": self.phase} if self.phase else {}
+task_cpu = role_files.load("bench_task_cpu", "bench/callback_plugins/task_cpu.py")
+configure = role_files.load("bench_configure", "bench/configure.py")
 
 
 class Counters:
@@ -69,7 +29,7 @@ class Counters:
 @pytest.fixture()
 def counters(monkeypatch: pytest.MonkeyPatch) -> Counters:
     fake = Counters()
-    monkeypatch.setattr(task_cpu, "controller_cpu", lambda: fake.controller)
+    monkeypatch.setattr(task_cpu, "controller_seconds", lambda: fake.controller)
     monkeypatch.setattr(task_cpu, "container_cpu", lambda: dict(fake.containers))
     return fake
 
@@ -77,15 +37,17 @@ def counters(monkeypatch: pytest.MonkeyPatch) -> Counters:
 def run(counters: Counters) -> list[dict]:
     """One playbook: a validation play's task, then a configure play with a role task and a Disco build task."""
     callback = task_cpu.CallbackModule()
-    callback.v2_playbook_on_play_start(Play("validation"))
-    callback.v2_playbook_on_task_start(Task("Validate"), False)
+    callback.v2_playbook_on_play_start(Play({"disco_play_phase": "validation"}))
+    callback.v2_playbook_on_task_start(Task(name="Validate"), False)
     counters.spend(0.5)
-    callback.v2_playbook_on_play_start(Play("configure"))
-    callback.v2_playbook_on_task_start(Task("Install the packages", Role("disposable.disco.disco_packages")), False)
+    callback.v2_playbook_on_play_start(Play({"disco_play_phase": "configure"}))
+    callback.v2_playbook_on_task_start(
+        Task(Role("disposable.disco.disco_packages"), name="Install the packages"), False
+    )
     counters.spend(0.25, **{"node-a": 4.0, "node-b": 3.0})
-    callback.v2_playbook_on_task_start(Task("Build Disco", Role("disposable.disco.disco_install")), False)
+    callback.v2_playbook_on_task_start(Task(Role("disposable.disco.disco_install"), name="Build Disco"), False)
     counters.spend(1.0, **{"node-a": 60.0})
-    callback.v2_playbook_on_handler_task_start(Task("Restart the agent", Role("disposable.disco.disco_spot")))
+    callback.v2_playbook_on_handler_task_start(Task(Role("disposable.disco.disco_spot"), name="Restart the agent"))
     counters.spend(0.125, **{"node-b": 0.5, "new-node": 0.75})
     callback.v2_playbook_on_stats(None)
     return callback._rows  # pylint: disable=protected-access

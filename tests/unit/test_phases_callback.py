@@ -4,33 +4,12 @@ and tasks of the shape Ansible gives the callback)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from ansible_collections.disposable.disco.plugins.callback import phases
-
-
-@dataclass
-class Play:
-    vars: dict = field(default_factory=dict)
-
-    def get_vars(self) -> dict:
-        return dict(self.vars)
-
-
-@dataclass
-class Role:
-    name: str
-
-    def get_name(self) -> str:
-        return self.name
-
-
-@dataclass
-class Task:
-    _role: Role | None = None
+from support.callback_fakes import Play, Role, Task
 
 
 class Clock:
