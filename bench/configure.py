@@ -141,9 +141,9 @@ def bench(slaves: int, extra: list[str], workdir: Path) -> tuple[dict[str, float
 
 
 def task_cpu(path: Path, nodes: set[str]) -> list[tuple[str, float, float]]:
-    """From the task_cpu callback's file: for each task of the configure phase (the Disco build's are not), its
-    name, the CPU seconds of the cluster's node containers and the controller's, in run order (none without the
-    file)."""
+    """From the task_cpu callback's file: for each task of the configure phase (the Disco build is a phase of its
+    own), its name, the CPU seconds of the cluster's node containers and the controller's, in run order (none
+    without the file)."""
     if not path.exists():
         return []
     rows = json.loads(path.read_text())
@@ -154,7 +154,7 @@ def task_cpu(path: Path, nodes: set[str]) -> list[tuple[str, float, float]]:
             row.get("controller", 0.0),
         )
         for row in rows
-        if row.get("phase") == "configure" and row["role"] != "disposable.disco.disco_install"
+        if row.get("phase") == "configure"
     ]
 
 

@@ -4,11 +4,11 @@
 
 Not part of the collection: bench/configure.py enables it with ANSIBLE_CALLBACK_PLUGINS=bench/callback_plugins and
 ANSIBLE_CALLBACKS_ENABLED=task_cpu, and reads the JSON it writes to DISCO_TASK_CPU_FILE (each ansible-playbook run
-appends its own rows): a list, in run order, of {"task": name, "role": role, "phase": the play's disco_play_phase,
-"controller": s, "containers": {container id: s}}. The time between two task starts counts for the first task (a
-linear play runs a task on every host before the next one starts). A container's CPU is read from its cgroup (v1
-cpuacct or v2 cpu.stat), so only what runs inside it counts: its modules, dpkg, its services; the docker engine's
-own work for `docker exec` is in neither figure.
+appends its own rows): a list, in run order, of {"task": name, "role": role, "phase": its phase as the collection's
+phases callback counts it, "controller": s, "containers": {container id: s}}. The time between two task starts
+counts for the first task (a linear play runs a task on every host before the next one starts). A container's CPU
+is read from its cgroup (v1 cpuacct or v2 cpu.stat), so only what runs inside it counts: its modules, dpkg, its
+services; the docker engine's own work for `docker exec` is in neither figure.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
-from ansible_collections.disposable.disco.plugins.callback.phases import controller_seconds
+from ansible_collections.disposable.disco.plugins.callback.phases import controller_seconds, play_phase, task_phase
 
 CGROUP_V1 = Path("/sys/fs/cgroup/cpuacct/docker")
 CGROUP_V2 = (Path("/sys/fs/cgroup/system.slice"), Path("/sys/fs/cgroup/docker"))
@@ -53,7 +53,7 @@ class CallbackModule(CallbackBase):
         self._current: dict[str, Any] | None = None
         self._controller = 0.0
         self._containers: dict[str, float] = {}
-        self._phase = ""
+        self._phase = ""  # the current play's
 
     def _close(self) -> None:
         """Charge the CPU since the current task started to it."""
@@ -66,13 +66,12 @@ class CallbackModule(CallbackBase):
         self._controller, self._containers = controller, containers
 
     def v2_playbook_on_play_start(self, play: Any) -> None:
-        self._phase = str(play.get_vars().get("disco_play_phase") or "")
+        self._phase = play_phase(play)
 
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
         self._close()
-        role = getattr(task, "_role", None)  # the task's role, None for a play's own tasks
-        role = role.get_name() if role else "(play)"
-        self._current = {"task": task.get_name(), "role": role, "phase": self._phase}
+        phase, role = task_phase(task, self._phase)  # as the phases callback counts it (the Disco build apart)
+        self._current = {"task": task.get_name(), "role": role, "phase": phase}
 
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
         self.v2_playbook_on_task_start(task, False)

@@ -84,6 +84,20 @@ def busy_seconds() -> float | None:
     return sum(int(fields[index]) for index in BUSY_FIELDS if index < len(fields)) / CLOCK_TICKS
 
 
+def play_phase(play: Any) -> str:
+    """The phase a play names in its variable disco_play_phase, OTHER when it names none."""
+    return str(play.get_vars().get(PHASE_VAR) or OTHER)
+
+
+def task_phase(task: Any, phase_of_play: str) -> tuple[str, str]:
+    """The phase and the role a task counts for: its role's own phase (ROLE_PHASES) or its play's; PLAY_TASKS for
+    the role of a play's own tasks."""
+    role = getattr(task, "_role", None)
+    if role is None:
+        return phase_of_play, PLAY_TASKS
+    return ROLE_PHASES.get(role.get_name(), phase_of_play), role.get_name()
+
+
 def controller_seconds() -> float:
     """CPU seconds of this process (ansible-playbook, where callbacks run) and of the children it has reaped."""
     spent = os.times()
@@ -123,14 +137,10 @@ class CallbackModule(CallbackBase):
         self.cpu_since, self.controller_since = cpu_now, controller_now
 
     def switch_to_task(self, task: Any) -> None:
-        role = getattr(task, "_role", None)
-        if role is None:
-            self.switch(self.play_phase)
-        else:
-            self.switch(ROLE_PHASES.get(role.get_name(), self.play_phase), role.get_name())
+        self.switch(*task_phase(task, self.play_phase))
 
     def v2_playbook_on_play_start(self, play: Any) -> None:
-        self.play_phase = str(play.get_vars().get(PHASE_VAR) or OTHER)
+        self.play_phase = play_phase(play)
         self.switch(self.play_phase)
 
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:

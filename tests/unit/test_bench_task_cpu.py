@@ -69,7 +69,7 @@ def test_each_task_gets_the_cpu_spent_until_the_next_one_starts(counters, tmp_pa
         {
             "task": "Build Disco",
             "role": "disposable.disco.disco_install",
-            "phase": "configure",
+            "phase": "Disco build",
             "controller": 1.0,
             "containers": {"node-a": 60.0},
         },
